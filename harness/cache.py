@@ -1,0 +1,155 @@
+"""Content-addressed response cache: the same request is never paid for twice.
+
+`cache_key()` is pure: sha256 over the canonical JSON of exactly what determines the answer
+(provider kind, model, messages, sampling, which draw, simulated or live) — never an API key,
+a base URL, a timeout or anything else that does not change the answer.
+
+`CacheStore` keeps entries in one SQLite database in WAL mode: a commit is atomic, so a crash
+never leaves half an entry, readers in other processes never see one, and thousands of small
+entries cost one file rather than thousands. Each row also carries a checksum of its content; a
+row that fails it is treated as absent, and the request is sent again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+import orjson
+
+from .records import Completion, Request, Usage
+
+log = logging.getLogger(__name__)
+
+KEY_VERSION = 1
+DB_NAME = "responses.sqlite3"
+
+
+def canonical_request(request: Request) -> bytes:
+    """The request as canonical JSON: sorted keys, no whitespace, every field that shapes the answer."""
+    return orjson.dumps(
+        {
+            "v": KEY_VERSION,
+            "provider_kind": request.provider_kind,
+            "model": request.model,
+            "messages": [[m.role, m.content] for m in request.messages],
+            "temperature": request.sampling.temperature,
+            "top_p": request.sampling.top_p,
+            "max_tokens": request.sampling.max_tokens,
+            "sample": request.sample,
+            "simulated": request.simulated,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def cache_key(request: Request) -> str:
+    """Hex sha256 of the canonical request."""
+    return hashlib.sha256(canonical_request(request)).hexdigest()
+
+
+def completion_to_json(completion: Completion) -> bytes:
+    return orjson.dumps({
+        "text": completion.text,
+        "finish_reason": completion.finish_reason,
+        "input_tokens": completion.usage.input_tokens,
+        "output_tokens": completion.usage.output_tokens,
+        "model": completion.model,
+        "request_id": completion.request_id,
+    })
+
+
+def completion_from_json(data: bytes) -> Completion:
+    d = orjson.loads(data)
+    return Completion(
+        text=d["text"],
+        finish_reason=d["finish_reason"],
+        usage=Usage(d["input_tokens"], d["output_tokens"]),
+        model=d["model"],
+        request_id=d["request_id"],
+    )
+
+
+def _checksum(key: str, request_json: bytes, response_json: bytes) -> str:
+    h = hashlib.sha256(key.encode())
+    h.update(b"\0")
+    h.update(request_json)
+    h.update(b"\0")
+    h.update(response_json)
+    return h.hexdigest()
+
+
+def _as_bytes(value: object) -> bytes:
+    """Rows edited outside the harness may hold text where it wrote blobs."""
+    return value.encode() if isinstance(value, str) else bytes(value or b"")
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    provider_kind TEXT NOT NULL,
+    model TEXT NOT NULL,
+    simulated INTEGER NOT NULL,
+    request BLOB NOT NULL,
+    response BLOB NOT NULL,
+    created REAL NOT NULL,
+    checksum TEXT NOT NULL
+)
+"""
+
+
+class CacheStore:
+    """The response cache in `directory`; safe to share between runs and processes."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / DB_NAME
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL is durable against a killed process (only power loss can undo the
+        # last commits), and avoids an fsync per response.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute(_SCHEMA)
+        self.corrupt_entries = 0
+
+    def get(self, key: str) -> Completion | None:
+        """The cached answer for key, or None; an entry that fails its checksum counts as absent."""
+        row = self._db.execute(
+            "SELECT key, request, response, checksum FROM responses WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        stored_key, request_json, response_json, checksum = row
+        if not isinstance(request_json, bytes) or not isinstance(response_json, bytes):
+            request_json, response_json = _as_bytes(request_json), _as_bytes(response_json)
+        if stored_key != key or _checksum(key, request_json, response_json) != checksum:
+            self.corrupt_entries += 1
+            log.warning("cache entry %s failed its checksum; it will be fetched again", key[:12])
+            return None
+        try:
+            return completion_from_json(response_json)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            self.corrupt_entries += 1
+            log.warning("cache entry %s does not decode; it will be fetched again", key[:12])
+            return None
+
+    def put(self, key: str, request: Request, completion: Completion) -> None:
+        """Store an answer durably (committed before this returns)."""
+        request_json = canonical_request(request)
+        response_json = completion_to_json(completion)
+        self._db.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, request.provider_kind, request.model, int(request.simulated), request_json,
+             response_json, time.time(), _checksum(key, request_json, response_json)),
+        )
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()

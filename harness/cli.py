@@ -1,0 +1,140 @@
+"""Command line: argv → scenario → run; printing and exit codes, no logic."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from .errors import ConfigurationError, HarnessError, OutputError, ScenarioError
+from .plan import planned_counts
+from .runner import RunOptions, RunSummary, run_scenario
+from .scenario import load_scenario
+from .scheduler import FatalProviderError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="Run LLM evaluation scenarios at scale: concurrent, rate-limited, cached, resumable.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a scenario and write its results as Parquet",
+                              description="Run every phase of a scenario, writing votes.parquet, "
+                                          "transcripts.parquet and metadata.json into the run directory.")
+    run.add_argument("scenario", type=Path, help="the scenario TOML file")
+    run.add_argument("--simulate", action="store_true",
+                     help="answer every request from the built-in simulated provider (offline, no keys)")
+    run.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="run directory (default: outputs/<scenario name>/)")
+    run.add_argument("--cache", type=Path, default=Path("cache"), metavar="DIR",
+                     help="response cache directory (default: cache/)")
+    run.add_argument("--no-live", action="store_true",
+                     help="print plain progress lines instead of the live display")
+
+    check = commands.add_parser("validate", help="check a scenario file and show what it would run",
+                                description="Load and validate a scenario without sending any request.")
+    check.add_argument("scenario", type=Path)
+
+    sim = commands.add_parser("sim", help="start the simulated provider alone",
+                              description="Serve the simulated OpenAI- and Anthropic-format API on "
+                                          "127.0.0.1 until interrupted; point any client at it.")
+    sim.add_argument("--port", type=int, default=8787, help="port on 127.0.0.1 (default 8787; 0 picks one)")
+    sim.add_argument("--seed", type=int, default=0, help="seed of the simulated answers")
+    sim.add_argument("--ttft", type=float, default=0.2, help="seconds before the first token (default 0.2)")
+    sim.add_argument("--per-token", type=float, default=0.002, help="seconds per output token (default 0.002)")
+    sim.add_argument("--rpm", type=float, default=None, help="requests per minute allowed per model (default: no limit)")
+    sim.add_argument("--tpm", type=float, default=None, help="tokens per minute allowed per model (default: no limit)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "sim":
+            return _sim(args)
+        return _run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ScenarioError, ConfigurationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (HarnessError, FatalProviderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _validate(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    counts = planned_counts(scenario)
+    print(f"{args.scenario}: valid scenario {scenario.name!r} (sha256 {scenario.sha256[:12]})")
+    print(f"  models: {', '.join(scenario.models)}")
+    print(f"  pre-debate votes: {counts['pre']}; debates: {counts['debate']} "
+          f"of {len(scenario.debate.speeches)} speeches; post-debate votes: up to {counts['post']}")
+    return EXIT_OK
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from .sim import ModelLimits, SimConfig, serve_forever
+
+    default = ModelLimits(args.rpm, args.tpm) if (args.rpm or args.tpm) else None
+    config = SimConfig(seed=args.seed, port=args.port, time_to_first_token=args.ttft,
+                       seconds_per_output_token=args.per_token, default=default)
+    asyncio.run(serve_forever(config))
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    options = RunOptions(simulate=args.simulate, out_dir=args.out, cache_dir=args.cache,
+                         display=not args.no_live)
+    try:
+        summary = asyncio.run(run_scenario(scenario, options))
+    except BaseExceptionGroup as group:
+        raise _most_telling(group) from group
+    _print_summary(summary, simulated=args.simulate)
+    return EXIT_FAILED if summary.failed_items else EXIT_OK
+
+
+def _most_telling(group: BaseExceptionGroup) -> BaseException:
+    """The error to report from a task group: ours before anything else."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    for exc in leaves:
+        if isinstance(exc, (HarnessError, FatalProviderError, KeyboardInterrupt)):
+            return exc
+    return leaves[0] if leaves else group
+
+
+def _print_summary(s: RunSummary, *, simulated: bool) -> None:
+    minutes = s.wall_seconds / 60
+    print(f"run finished in {s.wall_seconds:.1f} s → {s.run_dir}")
+    for phase in s.phases:
+        print(f"  {phase['name']:<18} {phase['done']:>7,} done, {phase['failed']:,} failed, "
+              f"{phase['cached']:,} from cache, {phase['per_second']:.1f}/s over {phase['seconds']} s")
+    print(f"  debates: {s.debates['usable']} usable, {s.debates['refused']} refused, {s.debates['failed']} failed")
+    print(f"  rows: {s.vote_rows:,} votes, {s.speech_rows:,} speeches")
+    rate = s.requests_sent / s.wall_seconds if s.wall_seconds else 0.0
+    print(f"  requests sent: {s.requests_sent:,} ({rate:.1f}/s, {s.requests_sent / max(minutes, 1e-9):,.0f}/min), "
+          f"answered from cache: {s.cache_hits:,}, rate-limited (429): {s.rate_limited:,}")
+    if simulated:
+        print(f"  simulated provider received {s.simulator_requests:,} requests")
+    print(f"  peak memory: {s.peak_memory_mb:.0f} MB")
+    if s.failed_items:
+        print(f"  {s.failed_items} items failed after retries: see the error column in the outputs",
+              file=sys.stderr)

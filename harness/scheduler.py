@@ -1,0 +1,200 @@
+"""Per-provider lanes: a fixed set of workers that answer jobs from the cache or the provider.
+
+Each lane owns its provider's budget (requests/min, tokens/min, requests in flight) and is the only
+place that sends requests to it. A job is answered from the cache when it can be; otherwise the
+worker waits for admission, calls the provider, retries what is worth retrying (exponential backoff
+with jitter, at least as long as the provider's retry-after; a 429 pauses the whole lane), stores
+the answer in the cache before anyone counts it, and hands back a `CallResult`.
+
+Two queues feed the workers: urgent jobs (debate speeches, which later work waits on) go before
+bulk jobs (votes). The bulk queue is bounded, so producers wait instead of piling up memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .cache import CacheStore, cache_key
+from .errors import AuthenticationFailed, ProviderError, RateLimited, is_retryable
+from .limiter import Admission
+from .providers import WIRE_FORMATS, Provider
+from .records import Completion, Request
+from .scenario import ProviderConfig, RetryPolicy
+from .stats import ProviderStats, now
+
+CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """The outcome of one job: a completion, or the error that ended its attempts."""
+
+    key: str
+    completion: Completion | None
+    error: ProviderError | None
+    cached: bool
+    attempts: int
+    latency_s: float | None
+
+
+@dataclass(slots=True)
+class Job:
+    request: Request
+    on_done: Callable[[CallResult], None]
+
+
+class FatalProviderError(Exception):
+    """A provider failure that makes every further request to it pointless (a refused API key)."""
+
+    def __init__(self, error: ProviderError, api_key_env: str) -> None:
+        super().__init__(f"provider {error.provider!r} refused the API key from ${api_key_env}: {error}")
+        self.error = error
+
+
+def estimate_tokens(request: Request) -> int:
+    """Tokens a request may use, before sending it: prompt characters / 4, plus the output cap."""
+    return request.prompt_chars() // CHARS_PER_TOKEN + 1 + request.sampling.max_tokens
+
+
+def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): capped exponential, full jitter."""
+    ceiling = min(policy.max_delay, policy.initial_delay * 2 ** (attempt - 1))
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
+class ProviderLane:
+    """All traffic to one provider."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        provider: Provider,
+        cache: CacheStore,
+        retry: RetryPolicy,
+        *,
+        bulk_queue_size: int | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.provider = provider
+        self.cache = cache
+        self.retry = retry
+        limits = config.limits
+        self.admission = Admission(limits.requests_per_minute, limits.tokens_per_minute)
+        self.stats = ProviderStats(config.name, limits.max_in_flight, limits.requests_per_minute,
+                                   limits.tokens_per_minute)
+        self._charges_max_tokens = WIRE_FORMATS[config.kind] == "openai"
+        self._urgent: deque[Job | None] = deque()
+        self._bulk: deque[Job] = deque()
+        self._available = asyncio.Semaphore(0)
+        self._bulk_slots = asyncio.Semaphore(bulk_queue_size or 2 * limits.max_in_flight)
+        self._sleep = sleep
+        self._rng = random.Random()
+
+    @property
+    def workers(self) -> int:
+        return self.config.limits.max_in_flight
+
+    async def submit(self, request: Request, on_done: Callable[[CallResult], None]) -> None:
+        """Queue a bulk job; waits while the bulk queue is full."""
+        await self._bulk_slots.acquire()
+        self._bulk.append(Job(request, on_done))
+        self._available.release()
+
+    async def call(self, request: Request) -> CallResult:
+        """Run one urgent job and wait for its result."""
+        future: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
+        self._urgent.append(Job(request, future.set_result))
+        self._available.release()
+        return await future
+
+    def stop(self) -> None:
+        """Let every worker finish once the queues are empty."""
+        for _ in range(self.workers):
+            self._urgent.append(None)
+            self._available.release()
+
+    async def work(self) -> None:
+        """One worker: take jobs until told to stop."""
+        while True:
+            await self._available.acquire()
+            if self._urgent and self._urgent[0] is not None:
+                job = self._urgent.popleft()
+            elif self._bulk:
+                job = self._bulk.popleft()
+                self._bulk_slots.release()
+            else:
+                job = self._urgent.popleft()
+            if job is None:
+                return
+            job.on_done(await self.execute(job.request))
+
+    async def execute(self, request: Request) -> CallResult:
+        """Answer one request: from the cache, else from the provider with retries."""
+        key = cache_key(request)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            return CallResult(key, cached, None, True, 0, None)
+        estimated = estimate_tokens(request)
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.admission.acquire(estimated)
+            try:
+                completion, latency = await self._send(request, estimated)
+            except ProviderError as error:
+                delay = self._after_failure(error, attempt)
+                if delay is None:
+                    self.stats.failures += 1
+                    return CallResult(key, None, error, False, attempt, None)
+                self.stats.retries += 1
+                await self._sleep(delay)
+                continue
+            self.cache.put(key, request, completion)
+            return CallResult(key, completion, None, False, attempt, latency)
+
+    async def _send(self, request: Request, estimated: int) -> tuple[Completion, float]:
+        stats = self.stats
+        stats.in_flight += 1
+        stats.requests += 1
+        started = now()
+        stats.request_meter.add(1, started)
+        try:
+            completion = await self.provider.complete(request)
+        finally:
+            stats.in_flight -= 1
+        finished = now()
+        usage = completion.usage
+        # OpenAI-format providers count max_tokens at admission; Anthropic counts real output.
+        actual = usage.input_tokens + (request.sampling.max_tokens if self._charges_max_tokens
+                                       else usage.output_tokens)
+        self.admission.correct_tokens(estimated, actual)
+        stats.token_meter.add(usage.total_tokens, finished)
+        return completion, finished - started
+
+    def _after_failure(self, error: ProviderError, attempt: int) -> float | None:
+        """Seconds to wait before retrying, or None to give up."""
+        kind = error.kind
+        self.stats.errors_by_kind[kind] = self.stats.errors_by_kind.get(kind, 0) + 1
+        if isinstance(error, AuthenticationFailed):
+            raise FatalProviderError(error, self.config.api_key_env)
+        if isinstance(error, RateLimited):
+            self.stats.rate_limited += 1
+        if not is_retryable(error) or attempt >= self.retry.max_attempts:
+            return None
+        delay = backoff_delay(attempt, self.retry, self._rng)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        if isinstance(error, RateLimited):
+            # The budget is spent for everyone: hold the whole lane, not just this request.
+            self.admission.pause(retry_after if retry_after is not None else delay)
+        return delay
+
+    def snapshot(self, at: float):
+        return self.stats.snapshot(at, self.admission.paused_for())

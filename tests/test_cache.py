@@ -1,0 +1,62 @@
+"""The cache key covers exactly what shapes an answer; the store survives corruption."""
+
+import sqlite3
+from dataclasses import replace
+
+from harness.cache import CacheStore, cache_key, canonical_request
+from harness.records import Completion, Message, Request, Sampling, Usage
+
+BASE = Request("openai", "gpt-x", (Message("user", "Vote!"),), Sampling(1.0, 0.7, 400), "3")
+
+
+class TestCacheKey:
+    def test_same_request_same_key(self):
+        """Equal requests built separately hash alike."""
+        twin = Request("openai", "gpt-x", (Message("user", "Vote!"),), Sampling(1.0, 0.7, 400), "3")
+        assert cache_key(twin) == cache_key(BASE)
+
+    def test_every_field_changes_the_key(self):
+        """Provider kind, model, messages, each sampling parameter, the draw and simulated all count."""
+        variants = [
+            replace(BASE, provider_kind="anthropic"),
+            replace(BASE, model="gpt-y"),
+            replace(BASE, messages=(Message("user", "Vote?"),)),
+            replace(BASE, messages=(Message("system", "Vote!"),)),
+            replace(BASE, sampling=Sampling(0.9, 0.7, 400)),
+            replace(BASE, sampling=Sampling(1.0, 1.0, 400)),
+            replace(BASE, sampling=Sampling(1.0, 0.7, 401)),
+            replace(BASE, sampling=Sampling(None, 0.7, 400)),
+            replace(BASE, sample="4"),
+            replace(BASE, simulated=True),
+        ]
+        keys = {cache_key(v) for v in variants}
+        assert len(keys) == len(variants) and cache_key(BASE) not in keys
+
+    def test_key_holds_no_secret_or_transport_detail(self):
+        """The canonical request has only answer-shaping fields: no API key, URL or timeout."""
+        assert set(__import__("orjson").loads(canonical_request(BASE))) == {
+            "v", "provider_kind", "model", "messages", "temperature", "top_p", "max_tokens", "sample",
+            "simulated"}
+
+
+class TestCacheStore:
+    def test_round_trip(self, tmp_path):
+        """What is put is what is got, in another store on the same directory too."""
+        store = CacheStore(tmp_path)
+        completion = Completion("hi", "stop", Usage(3, 1), "gpt-x", "req-1")
+        store.put(cache_key(BASE), BASE, completion)
+        store.close()
+        again = CacheStore(tmp_path)
+        assert again.get(cache_key(BASE)) == completion
+        assert again.get("0" * 64) is None
+        assert len(again) == 1
+
+    def test_tampered_entry_is_a_miss(self, tmp_path):
+        """An entry whose content no longer matches its checksum is treated as absent."""
+        store = CacheStore(tmp_path)
+        key = cache_key(BASE)
+        store.put(key, BASE, Completion("open source", "stop", Usage(3, 1)))
+        db = sqlite3.connect(tmp_path / "responses.sqlite3")
+        db.execute("UPDATE responses SET response = replace(response, 'open', 'shut')")
+        db.commit()
+        assert store.get(key) is None and store.corrupt_entries == 1
