@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--per-token", type=float, default=0.002, help="seconds per output token (default 0.002)")
     sim.add_argument("--rpm", type=float, default=None, help="requests per minute allowed per model (default: no limit)")
     sim.add_argument("--tpm", type=float, default=None, help="tokens per minute allowed per model (default: no limit)")
+    sim.add_argument("--failure-rate", type=float, default=0.0,
+                     help="fraction of requests answered with a random 5xx (default 0)")
     return parser
 
 
@@ -88,8 +91,10 @@ def _sim(args: argparse.Namespace) -> int:
 
     default = ModelLimits(args.rpm, args.tpm) if (args.rpm or args.tpm) else None
     config = SimConfig(seed=args.seed, port=args.port, time_to_first_token=args.ttft,
-                       seconds_per_output_token=args.per_token, default=default)
-    asyncio.run(serve_forever(config))
+                       seconds_per_output_token=args.per_token, default=default,
+                       failure_rate=args.failure_rate)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(config))
     return EXIT_OK
 
 

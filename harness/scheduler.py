@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -78,13 +79,14 @@ class ProviderLane:
         *,
         bulk_queue_size: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.provider = provider
         self.cache = cache
         self.retry = retry
         limits = config.limits
-        self.admission = Admission(limits.requests_per_minute, limits.tokens_per_minute)
+        self.admission = Admission(limits.requests_per_minute, limits.tokens_per_minute, clock=clock, sleep=sleep)
         self.stats = ProviderStats(config.name, limits.max_in_flight, limits.requests_per_minute,
                                    limits.tokens_per_minute)
         self._charges_max_tokens = WIRE_FORMATS[config.kind] == "openai"
