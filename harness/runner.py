@@ -120,7 +120,7 @@ def _metadata(scenario: Scenario, options: RunOptions, started: float) -> dict[s
                      "pyarrow": pyarrow.__version__},
         "models": {m.name: {"label": m.label, "provider": m.provider, "model": m.model,
                             "temperature": m.temperature, "top_p": m.top_p}
-                   for m in scenario.models.values()},
+                   for m in map(scenario.models.get, scenario.participants())},
     }
 
 

@@ -156,9 +156,14 @@ class Scenario:
     def provider_of(self, model_name: str) -> ProviderConfig:
         return self.providers[self.models[model_name].provider]
 
+    def participants(self) -> list[str]:
+        """Models that vote or debate in some phase (a scenario may define more than it uses)."""
+        used = {*self.pre_debate.voters, *self.debate.debaters, *self.post_debate.voters}
+        return [name for name in self.models if name in used]
+
     def used_providers(self) -> list[ProviderConfig]:
-        """Providers that some model of this scenario uses, in declaration order."""
-        names = {m.provider for m in self.models.values()}
+        """Providers that a participating model uses, in declaration order: only their keys are needed."""
+        names = {self.models[m].provider for m in self.participants()}
         return [p for p in self.providers.values() if p.name in names]
 
 
