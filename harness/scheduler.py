@@ -13,6 +13,7 @@ bulk jobs (votes). The bulk queue is bounded, so producers wait instead of pilin
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections import deque
@@ -28,6 +29,8 @@ from .scenario import ProviderConfig, RetryPolicy
 from .stats import ProviderStats, now
 
 CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+"""Framing tokens per chat message (role, separators), as OpenAI's counting guide has it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +59,36 @@ class FatalProviderError(Exception):
         self.error = error
 
 
-def estimate_tokens(request: Request) -> int:
-    """Tokens a request may use, before sending it: prompt characters / 4, plus the output cap."""
-    return request.prompt_chars() // CHARS_PER_TOKEN + 1 + request.sampling.max_tokens
+class TokenEstimator:
+    """Tokens a request will be charged, known before sending it, learned from the usage returned.
+
+    A provider's rate limiter counts the prompt with its own tokenizer (plus a few tokens of framing
+    per message) and the output cap. The estimate starts at four characters per token and follows
+    the provider's reported input tokens, rounding up: an estimate below the provider's count
+    overdraws its bucket and earns 429s, one slightly above only leaves a little budget unused.
+    """
+
+    SMOOTHING = 0.05
+    MARGIN = 1.01
+
+    def __init__(self) -> None:
+        self.tokens_per_unit = 1.0
+        """Provider tokens per `_units` of prompt; 1.0 until the first usage comes back."""
+
+    @staticmethod
+    def _units(request: Request) -> float:
+        return request.prompt_chars() / CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(request.messages) + 3
+
+    def estimate(self, request: Request) -> int:
+        prompt = math.ceil(self._units(request) * self.tokens_per_unit * self.MARGIN)
+        return prompt + request.sampling.max_tokens
+
+    def observe(self, request: Request, input_tokens: int) -> None:
+        """Fold in the prompt tokens the provider reported for `request`."""
+        if input_tokens <= 0:
+            return
+        ratio = min(4.0, max(0.25, input_tokens / self._units(request)))
+        self.tokens_per_unit += self.SMOOTHING * (ratio - self.tokens_per_unit)
 
 
 def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
@@ -90,6 +120,7 @@ class ProviderLane:
         self.stats = ProviderStats(config.name, limits.max_in_flight, limits.requests_per_minute,
                                    limits.tokens_per_minute)
         self._charges_max_tokens = WIRE_FORMATS[config.kind] == "openai"
+        self.tokens = TokenEstimator()
         self._urgent: deque[Job | None] = deque()
         self._bulk: deque[Job] = deque()
         self._available = asyncio.Semaphore(0)
@@ -142,7 +173,7 @@ class ProviderLane:
         if cached is not None:
             self.stats.cache_hits += 1
             return CallResult(key, cached, None, True, 0, None)
-        estimated = estimate_tokens(request)
+        estimated = self.tokens.estimate(request)
         attempt = 0
         while True:
             attempt += 1
@@ -172,6 +203,7 @@ class ProviderLane:
             stats.in_flight -= 1
         finished = now()
         usage = completion.usage
+        self.tokens.observe(request, usage.input_tokens)
         # OpenAI-format providers count max_tokens at admission; Anthropic counts real output.
         actual = usage.input_tokens + (request.sampling.max_tokens if self._charges_max_tokens
                                        else usage.output_tokens)

@@ -1,6 +1,7 @@
 """Provider lanes with a scripted provider: cache first, retries, pauses, giving up, priorities."""
 
 import asyncio
+import math
 
 import pytest
 
@@ -9,7 +10,7 @@ from harness.errors import AuthenticationFailed, RateLimited, RequestRejected, S
 from harness.providers.fake import FakeProvider, echo_completion
 from harness.records import Message, Request, Sampling
 from harness.scenario import ProviderConfig, RateLimits, RetryPolicy
-from harness.scheduler import FatalProviderError, ProviderLane, backoff_delay, estimate_tokens
+from harness.scheduler import FatalProviderError, ProviderLane, TokenEstimator, backoff_delay
 
 CONFIG = ProviderConfig("fake", "openai_compatible", "FAKE_KEY", "http://127.0.0.1:1", RateLimits(None, None, 4))
 POLICY = RetryPolicy(max_attempts=3, initial_delay=1.0, max_delay=8.0)
@@ -123,10 +124,22 @@ class TestQueues:
 
 
 class TestHelpers:
-    def test_estimate_counts_prompt_and_output_cap(self):
-        """Estimated tokens are prompt characters / 4 plus max_tokens."""
+    def test_estimate_counts_prompt_framing_and_output_cap(self):
+        """Before any usage: prompt characters / 4, 4 tokens per message and 3 more, plus max_tokens."""
         r = Request("openai", "m", (Message("user", "x" * 400),), Sampling(1.0, 1.0, 50))
-        assert estimate_tokens(r) == 151
+        assert TokenEstimator().estimate(r) == math.ceil((100 + 4 + 3) * 1.01) + 50
+
+    def test_estimate_learns_the_providers_count_and_stays_above_it(self):
+        """A provider counting 30% more tokens than four characters each: the estimate follows it,
+        and ends just above the provider's count, never below."""
+        estimator = TokenEstimator()
+        r = Request("openai", "m", (Message("user", "x" * 4000),), Sampling(1.0, 1.0, 0))
+        provider_count = math.ceil(1.3 * (1000 + 4 + 3))
+        for _ in range(200):
+            estimator.observe(r, provider_count)
+        assert provider_count <= estimator.estimate(r) <= provider_count * 1.02
+        estimator.observe(r, 0)  # a provider that reports no usage changes nothing
+        assert provider_count <= estimator.estimate(r)
 
     def test_backoff_grows_and_is_capped(self):
         """Backoff doubles per attempt within [ceiling/2, ceiling], never above max_delay."""
