@@ -80,7 +80,7 @@ def _validate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     counts = planned_counts(scenario)
     print(f"{args.scenario}: valid scenario {scenario.name!r} (sha256 {scenario.sha256[:12]})")
-    print(f"  models: {', '.join(scenario.models)}")
+    print(f"  models: {', '.join(scenario.participants())}")
     print(f"  pre-debate votes: {counts['pre']}; debates: {counts['debate']} "
           f"of {len(scenario.debate.speeches)} speeches; post-debate votes: up to {counts['post']}")
     return EXIT_OK

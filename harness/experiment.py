@@ -145,6 +145,7 @@ class Experiment:
 
     async def _submit(self, lane: ProviderLane, vote: VoteSpec, transcript: str) -> None:
         request = planning.vote_request(self.scenario, vote, transcript, simulated=self.simulated)
+        self.phases[vote.phase].begin(now())
         self._outstanding += 1
         await lane.submit(request, self._vote_callback(vote))
 
@@ -169,6 +170,7 @@ class Experiment:
         turns: list[tuple[str, str]] = []
         rows: list[dict[str, Any]] = []
         status, refused_by = USABLE, None
+        self.phases["debate"].begin(now())
         for index, speech in enumerate(scenario.debate.speeches):
             presider = planning.presider_line(scenario, spec, index)
             if presider:

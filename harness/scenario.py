@@ -334,6 +334,12 @@ def _build(data: dict[str, Any], path: Path, text: str) -> Scenario:
     retry = _retry(top.table("retry", default_empty=True))
     simulation = _simulation(top.table("simulation", default_empty=True))
     top.done()
+    if not (pre.voters or debate.debaters or post.voters):
+        raise ScenarioError(f"{file}: nothing to run: pre_debate.voters, debate.debaters and "
+                            "post_debate.voters are all empty")
+    if post.voters and not debate.debaters:
+        raise ScenarioError(f"{file}: post_debate.voters: there are no debates to vote on "
+                            "(debate.debaters is empty); set post_debate.voters = [] for a survey only")
     digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Scenario(
         path=path, name=name, description=description, seed=seed, providers=providers,
@@ -421,7 +427,7 @@ def _pre_debate(t: _Table, models: dict[str, ModelConfig]) -> PreDebate:
         votes_per_model=t.get("votes_per_model", "count"),
         max_tokens=t.get("max_tokens", "positive_int", 400),
         prompt=_template(t, "prompt", {"first", "second"}, {"first", "second"}),
-        voters=_model_list(t, "voters", models),
+        voters=_model_list(t, "voters", models, minimum=0),
     )
     t.done()
     return pre
@@ -433,7 +439,7 @@ def _post_debate(t: _Table, models: dict[str, ModelConfig]) -> PostDebate:
         votes_per_transcript=t.get("votes_per_transcript", "count"),
         max_tokens=t.get("max_tokens", "positive_int", 400),
         prompt=_template(t, "prompt", fields, {"first", "second", "transcript"}),
-        voters=_model_list(t, "voters", models),
+        voters=_model_list(t, "voters", models, minimum=0),
     )
     t.done()
     return post
@@ -476,7 +482,7 @@ def _debate(t: _Table, models: dict[str, ModelConfig]) -> Debate:
         closing=t.get("closing", "str", ""),
         resolutions=tuple(resolutions),
         speeches=tuple(speeches),
-        debaters=_model_list(t, "debaters", models),
+        debaters=_model_list(t, "debaters", models, minimum=0),
     )
     t.done()
     return debate

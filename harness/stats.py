@@ -93,9 +93,13 @@ class PhaseStats:
     started: float | None = None
     finished: float | None = None
 
-    def record(self, *, failed: bool, cached: bool, now: float) -> None:
+    def begin(self, now: float) -> None:
+        """Mark the phase started when its first item is issued (so its rate counts that item's wait)."""
         if self.started is None:
             self.started = now
+
+    def record(self, *, failed: bool, cached: bool, now: float) -> None:
+        self.begin(now)
         self.done += 1
         self.failed += failed
         self.cached += cached

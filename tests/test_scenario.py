@@ -180,3 +180,28 @@ class TestValidationMessages:
         (tmp_path / "over.toml").write_text('extends = "base.toml"\n[pre_debate]\nvotes_per_model = -3\n')
         with pytest.raises(ScenarioError, match=r"over.toml: pre_debate.votes_per_model: expected a whole number"):
             load_scenario(tmp_path / "over.toml")
+
+
+class TestPhaseSelection:
+    """A scenario may run only some phases (a survey alone), but not none, and not votes on nothing."""
+
+    def _write(self, tmp_path, body: str):
+        path = tmp_path / "part.toml"
+        path.write_text(f'extends = "{FULL.resolve()}"\n{body}')
+        return path
+
+    def test_survey_only_is_valid(self, tmp_path):
+        path = self._write(tmp_path, '[pre_debate]\nvoters = ["gpt"]\n[debate]\ndebaters = []\n'
+                                     '[post_debate]\nvoters = []\n')
+        scenario = load_scenario(path)
+        assert scenario.participants() == ["gpt"] and [p.name for p in scenario.used_providers()] == ["openai"]
+
+    def test_nothing_to_run_is_refused(self, tmp_path):
+        path = self._write(tmp_path, '[pre_debate]\nvoters = []\n[debate]\ndebaters = []\n[post_debate]\nvoters = []\n')
+        with pytest.raises(ScenarioError, match="nothing to run"):
+            load_scenario(path)
+
+    def test_post_debate_votes_without_debates_are_refused(self, tmp_path):
+        path = self._write(tmp_path, '[debate]\ndebaters = []\n')
+        with pytest.raises(ScenarioError, match=r"post_debate\.voters: there are no debates"):
+            load_scenario(path)
