@@ -49,7 +49,8 @@ def _limit(value: float, limit: float | None) -> str:
 
 def _state(p: ProviderSnapshot) -> Text:
     if p.paused_for > 0:
-        return Text(f"paused {p.paused_for:.1f}s", style="yellow")
+        style = "red" if p.pause_reason.startswith("cooling off") else "yellow"
+        return Text(f"{p.pause_reason or 'paused'} ({p.paused_for:.0f}s left)", style=style)
     if p.in_flight:
         return Text("sending", style="green")
     return Text("idle", style="dim")
@@ -85,7 +86,8 @@ def plain_line(snapshot: RunSnapshot) -> str:
         parts.append(f"{p.name} {p.done}/{_total(p)}" + (f" ({p.failed} failed)" if p.failed else ""))
     for p in snapshot.providers:
         parts.append(f"{p.name}: {p.requests_per_minute:.0f} req/min, {p.rate_limited} 429s, "
-                     f"{p.cache_hits} cached" + (" PAUSED" if p.paused_for > 0 else ""))
+                     f"{p.cache_hits} cached" + (f" PAUSED ({p.pause_reason}, {p.paused_for:.0f}s left)"
+                                                if p.paused_for > 0 else ""))
     return " | ".join(parts)
 
 

@@ -47,12 +47,15 @@ class ProviderError(HarnessError):
         model: str = "",
         request_id: str | None = None,
         status: int | None = None,
+        rate_limits: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.provider = provider
         self.model = model
         self.request_id = request_id
         self.status = status
+        self.rate_limits = rate_limits
+        """The error response's rate-limit headers, for the scheduler to learn the server's budget."""
 
     @property
     def kind(self) -> str:

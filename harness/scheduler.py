@@ -21,14 +21,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .cache import CacheStore, cache_key
-from .errors import AuthenticationFailed, ProviderError, RateLimited, is_retryable
-from .limiter import Admission
+from .errors import AuthenticationFailed, ProviderError, ProviderUnavailable, RateLimited, is_retryable
+from .limiter import Admission, AdaptiveRates
 from .providers import WIRE_FORMATS, Provider
+from .ratelimits import server_limits
 from .records import Completion, Request
 from .scenario import ProviderConfig, RetryPolicy
 from .stats import ProviderStats, now
 
 CHARS_PER_TOKEN = 4
+COOL_OFF_AFTER = 5
+"""Failures in a row (server errors, timeouts, refused connections) that make a lane cool off."""
+COOL_OFF_FIRST = 15.0
+COOL_OFF_MAX = 120.0
 TOKENS_PER_MESSAGE = 4
 """Framing tokens per chat message (role, separators), as OpenAI's counting guide has it."""
 
@@ -117,6 +122,9 @@ class ProviderLane:
         self.retry = retry
         limits = config.limits
         self.admission = Admission(limits.requests_per_minute, limits.tokens_per_minute, clock=clock, sleep=sleep)
+        self.rates = AdaptiveRates(self.admission, limits.requests_per_minute, limits.tokens_per_minute, clock=clock)
+        self._failures_in_a_row = 0
+        self._cool_offs_in_a_row = 0
         self.stats = ProviderStats(config.name, limits.max_in_flight, limits.requests_per_minute,
                                    limits.tokens_per_minute)
         self._charges_max_tokens = WIRE_FORMATS[config.kind] == "openai"
@@ -189,6 +197,7 @@ class ProviderLane:
                 await self._sleep(delay)
                 continue
             self.cache.put(key, request, completion)
+            self._failures_in_a_row = self._cool_offs_in_a_row = 0
             return CallResult(key, completion, None, False, attempt, latency)
 
     async def _send(self, request: Request, estimated: int) -> tuple[Completion, float]:
@@ -204,6 +213,9 @@ class ProviderLane:
         finished = now()
         usage = completion.usage
         self.tokens.observe(request, usage.input_tokens)
+        if completion.rate_limits:
+            self.rates.observe(request.model, server_limits(completion.rate_limits))
+        self.rates.succeeded()
         # OpenAI-format providers count max_tokens at admission; Anthropic counts real output.
         actual = usage.input_tokens + (request.sampling.max_tokens if self._charges_max_tokens
                                        else usage.output_tokens)
@@ -219,6 +231,9 @@ class ProviderLane:
             raise FatalProviderError(error, self.config.api_key_env)
         if isinstance(error, RateLimited):
             self.stats.rate_limited += 1
+            self.rates.rate_limited(error.model, server_limits(error.rate_limits) if error.rate_limits else None)
+        elif isinstance(error, ProviderUnavailable):
+            self._note_unavailable()
         if not is_retryable(error) or attempt >= self.retry.max_attempts:
             return None
         delay = backoff_delay(attempt, self.retry, self._rng)
@@ -230,5 +245,22 @@ class ProviderLane:
             self.admission.pause(retry_after if retry_after is not None else delay)
         return delay
 
+    def _note_unavailable(self) -> None:
+        """Count failures in a row; after `COOL_OFF_AFTER` of them, stop sending for a while.
+
+        A provider that is down answers every request with an error: retrying each one on its own
+        schedule only hammers it. The whole lane cools off instead (15 s, doubling while it stays
+        down, at most 2 min), says so on the display, and then tries again.
+        """
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row >= COOL_OFF_AFTER:
+            seconds = min(COOL_OFF_MAX, COOL_OFF_FIRST * 2 ** self._cool_offs_in_a_row)
+            self._cool_offs_in_a_row += 1
+            self._failures_in_a_row = 0
+            self.stats.cool_offs += 1
+            self.admission.pause(seconds, f"cooling off: {COOL_OFF_AFTER} failures in a row")
+
     def snapshot(self, at: float):
-        return self.stats.snapshot(at, self.admission.paused_for())
+        admission = self.admission
+        return self.stats.snapshot(at, admission.paused_for(), admission.pause_reason,
+                                   admission.requests_per_minute, admission.tokens_per_minute)

@@ -71,6 +71,8 @@ class ProviderSnapshot:
     failures: int
     cache_hits: int
     paused_for: float
+    pause_reason: str = ""
+    cool_offs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,15 +129,19 @@ class ProviderStats:
     retries: int = 0
     failures: int = 0
     cache_hits: int = 0
+    cool_offs: int = 0
     errors_by_kind: dict[str, int] = field(default_factory=dict)
     request_meter: RateMeter = field(default_factory=RateMeter)
     token_meter: RateMeter = field(default_factory=RateMeter)
 
-    def snapshot(self, now: float, paused_for: float) -> ProviderSnapshot:
+    def snapshot(self, now: float, paused_for: float, pause_reason: str = "",
+                 request_limit: float | None = None, token_limit: float | None = None) -> ProviderSnapshot:
+        """Limits are the ones in force now (configured, or lowered to what the server states)."""
         return ProviderSnapshot(
             self.name, self.in_flight, self.max_in_flight, self.request_meter.per_minute(now),
-            self.token_meter.per_minute(now), self.request_limit, self.token_limit, self.requests,
-            self.rate_limited, self.retries, self.failures, self.cache_hits, paused_for,
+            self.token_meter.per_minute(now), request_limit or self.request_limit,
+            token_limit or self.token_limit, self.requests, self.rate_limited, self.retries, self.failures,
+            self.cache_hits, paused_for, pause_reason if paused_for > 0 else "", self.cool_offs,
         )
 
 

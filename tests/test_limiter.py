@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from harness.limiter import Admission, TokenBucket
+from harness.limiter import AdaptiveRates, Admission, TokenBucket
+from harness.ratelimits import ServerLimits
 
 
 class FakeClock:
@@ -102,3 +103,73 @@ class TestAdmission:
         for _ in range(1000):
             await admission.acquire(10_000)
         assert clock.now == 0
+
+
+class TestSetRate:
+    def test_lower_rate_shrinks_capacity_and_keeps_debt(self):
+        """Going from 600/min to 60/min: capacity 5 → 0.5 s of 60/min (floored at 1), level clipped."""
+        bucket = TokenBucket(600, burst_seconds=0.5)
+        assert bucket.capacity == pytest.approx(5)
+        bucket.set_rate(60, 0.0, burst_seconds=0.5)
+        assert bucket.capacity == 1 and bucket.level(0.0) == 1 and bucket.rate_per_minute == 60
+        bucket.take(3, 0.0)
+        assert bucket.delay(1, 0.0) == pytest.approx(3.0)
+
+
+class TestAdaptiveRates:
+    def _rates(self, rpm=2400, tpm=None):
+        clock = FakeClock()
+        admission = Admission(rpm, tpm, clock=clock, sleep=clock.sleep)
+        return clock, admission, AdaptiveRates(admission, rpm, tpm, clock=clock)
+
+    def test_stated_limit_below_configured_is_followed(self):
+        """Configured 2,400/min, the server states 1,200: admit at 1,200 from the first response."""
+        _, admission, rates = self._rates()
+        rates.observe("m", ServerLimits(requests_per_minute=1200, tokens_per_minute=40000))
+        assert admission.requests_per_minute == 1200
+        assert admission.tokens_per_minute == 40000  # unconfigured, but stated: paced too
+
+    def test_stated_limit_above_configured_is_ignored(self):
+        """The configured budget is the user's choice (a key may be shared): never exceeded."""
+        _, admission, rates = self._rates()
+        rates.observe("m", ServerLimits(requests_per_minute=10000))
+        assert admission.requests_per_minute == 2400
+
+    def test_several_models_follow_the_smallest(self):
+        _, admission, rates = self._rates()
+        rates.observe("a", ServerLimits(requests_per_minute=2000))
+        rates.observe("b", ServerLimits(requests_per_minute=1500))
+        rates.observe("a", ServerLimits(requests_per_minute=2000))
+        assert admission.requests_per_minute == 1500
+
+    def test_429_without_headers_cuts_once_per_spacing_then_recovers(self):
+        """Silent 429s cut the rate by a fifth (a burst of them counts once); a quiet minute wins it back."""
+        clock, admission, rates = self._rates()
+        for _ in range(5):
+            rates.rate_limited("m", None)
+        assert admission.requests_per_minute == pytest.approx(2400 * 0.8)
+        clock.now += 2.5
+        rates.rate_limited("m", None)
+        assert admission.requests_per_minute == pytest.approx(2400 * 0.64)
+        clock.now += 30
+        rates.succeeded()
+        assert admission.requests_per_minute == pytest.approx(2400 * 0.64)  # not quiet long enough
+        for _ in range(10):
+            clock.now += 40
+            rates.succeeded()
+        assert admission.requests_per_minute == pytest.approx(2400)
+
+    def test_429_with_headers_learns_instead_of_cutting(self):
+        _, admission, rates = self._rates()
+        rates.rate_limited("m", ServerLimits(requests_per_minute=1200))
+        assert admission.requests_per_minute == 1200 and rates.cut_factor == 1.0
+
+
+class TestPause:
+    def test_pause_keeps_the_longest_and_its_reason(self):
+        clock = FakeClock()
+        admission = Admission(None, None, clock=clock, sleep=clock.sleep)
+        admission.pause(30, "cooling off")
+        admission.pause(5, "rate limited")
+        assert admission.paused_for() == 30 and admission.pause_reason == "cooling off"
+        assert admission.delay(1) == 30

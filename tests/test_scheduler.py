@@ -149,3 +149,34 @@ class TestHelpers:
         for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (10, 8.0)]:
             delay = backoff_delay(attempt, POLICY, rng)
             assert ceiling / 2 <= delay <= ceiling
+
+
+class TestAdapting:
+    @pytest.mark.asyncio
+    async def test_provider_failing_in_a_row_cools_off_the_lane(self, tmp_path):
+        """Five server errors in a row pause every request to the provider, and the display says why."""
+        sleeps: list[float] = []
+        provider = FakeProvider(failures=[ServerError("down", status=503)] * 5)
+        lane = lane_with(provider, tmp_path, sleeps)
+        lane.retry = RetryPolicy(max_attempts=10, initial_delay=1.0, max_delay=8.0)
+        reasons: list[tuple[float, str]] = []
+        original_pause = lane.admission.pause
+        lane.admission.pause = lambda s, r="": (reasons.append((s, r)), original_pause(s, r))
+        result = await lane.execute(request())
+        assert result.completion is not None and result.attempts == 6
+        assert reasons == [(15.0, "cooling off: 5 failures in a row")] and lane.stats.cool_offs == 1
+
+    @pytest.mark.asyncio
+    async def test_stated_limits_in_headers_slow_the_lane(self, tmp_path):
+        """A response stating a lower limit than configured lowers the lane's admission rate."""
+        def answer(r):
+            completion = echo_completion(r)
+            return type(completion)(completion.text, "stop", completion.usage, "m", "id",
+                                    {"x-ratelimit-limit-requests": "120", "x-ratelimit-limit-tokens": "9000"})
+
+        config = ProviderConfig("fake", "openai_compatible", "K", None, RateLimits(600, 100000, 4))
+        lane = ProviderLane(config, FakeProvider(script=answer), CacheStore(tmp_path), POLICY)
+        await lane.execute(request())
+        snap = lane.snapshot(0.0)
+        assert (lane.admission.requests_per_minute, lane.admission.tokens_per_minute) == (120, 9000)
+        assert (snap.request_limit, snap.token_limit) == (120, 9000)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import re
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from ..errors import (
     RequestRejected,
     ServerError,
 )
+from ..ratelimits import parse_duration
 from ..records import Completion, Request
 
 RATE_LIMIT_HEADER_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after")
@@ -34,7 +34,6 @@ _PERMANENT_429_CODES = frozenset({
     "project_spend_limit_exceeded", "organization_usage_limit_exceeded",
     "enforced_spend_limit_reached", "contract_spend_limit_reached",
 })
-_GO_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
 
 
 class Provider(Protocol):
@@ -50,15 +49,6 @@ class Provider(Protocol):
 def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Only the headers that speak of rate limits (kept for the scheduler, small to carry)."""
     return {k.lower(): v for k, v in headers.items() if k.lower().startswith(RATE_LIMIT_HEADER_PREFIXES)}
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a Go-style duration ("1s", "6m0s", "12ms", "2m59.56s"); None if it is not one."""
-    match = _GO_DURATION.match(text.strip())
-    if not match or not any(match.groups()):
-        return None
-    h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
-    return h * 3600 + m * 60 + s + ms / 1000
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -117,7 +107,8 @@ def error_from_status(status: int, headers: Mapping[str, str], body: Any, *, pro
     """Classify an HTTP error response."""
     message, code, text = _error_fields(body)
     message = message or f"HTTP {status}"
-    ctx: dict[str, Any] = {"provider": provider, "model": model, "request_id": request_id, "status": status}
+    ctx: dict[str, Any] = {"provider": provider, "model": model, "request_id": request_id, "status": status,
+                           "rate_limits": rate_limit_headers(headers)}
     if status == 429:
         daily = "PerDay" in text
         too_large = message.startswith("Request too large")
