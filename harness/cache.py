@@ -12,6 +12,7 @@ row that fails it is treated as absent, and the request is sent again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import sqlite3
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 KEY_VERSION = 1
 DB_NAME = "responses.sqlite3"
+BATCH_SIZE = 256
+BATCH_DELAY = 0.01
+"""Seconds an answer may wait for others to share its commit."""
 
 
 def canonical_request(request: Request) -> bytes:
@@ -116,6 +120,8 @@ class CacheStore:
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute(_SCHEMA)
         self.corrupt_entries = 0
+        self._pending: list[tuple[str, Request, Completion, asyncio.Future[None]]] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     def get(self, key: str) -> Completion | None:
         """The cached answer for key, or None; an entry that fails its checksum counts as absent."""
@@ -140,16 +146,63 @@ class CacheStore:
 
     def put(self, key: str, request: Request, completion: Completion) -> None:
         """Store an answer durably (committed before this returns)."""
-        request_json = canonical_request(request)
-        response_json = completion_to_json(completion)
-        self._db.execute(
-            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, request.provider_kind, request.model, int(request.simulated), request_json,
-             response_json, time.time(), _checksum(key, request_json, response_json)),
-        )
+        self.put_many([(key, request, completion)])
+
+    def put_many(self, entries: list[tuple[str, Request, Completion]]) -> None:
+        """Store answers in one transaction: all of them are committed when this returns, or none."""
+        now = time.time()
+        rows = []
+        for key, request, completion in entries:
+            request_json = canonical_request(request)
+            response_json = completion_to_json(completion)
+            rows.append((key, request.provider_kind, request.model, int(request.simulated), request_json,
+                         response_json, now, _checksum(key, request_json, response_json)))
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    async def store(self, key: str, request: Request, completion: Completion) -> None:
+        """Store an answer, returning once it is committed; answers arriving together share a commit.
+
+        A commit per answer costs more CPU than the rest of the harness's bookkeeping for that
+        answer; answers are instead gathered for up to `BATCH_DELAY` seconds (or `BATCH_SIZE` of
+        them) and committed in one transaction. Callers still count nothing before it returns.
+        """
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._pending.append((key, request, completion, done))
+        if len(self._pending) >= BATCH_SIZE:
+            self._commit_pending()
+        elif self._timer is None:
+            self._timer = loop.call_later(BATCH_DELAY, self._commit_pending)
+        await done
+
+    def _commit_pending(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        try:
+            self.put_many([(key, request, completion) for key, request, completion, _ in pending])
+        except Exception as exc:  # every waiter learns its answer was not stored
+            for *_, done in pending:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for *_, done in pending:
+            if not done.done():
+                done.set_result(None)
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     def close(self) -> None:
+        self._commit_pending()
         self._db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib.metadata
 import os
 import platform
 import resource
@@ -103,10 +104,6 @@ async def _endpoints(scenario: Scenario, simulate: bool) -> AsyncIterator[tuple[
 
 
 def _metadata(scenario: Scenario, options: RunOptions, started: float) -> dict[str, object]:
-    import anthropic
-    import openai
-    import pyarrow
-
     return {
         "scenario": {"name": scenario.name, "path": str(scenario.path), "sha256": scenario.sha256,
                      "text": scenario.text, "seed": scenario.seed},
@@ -116,12 +113,19 @@ def _metadata(scenario: Scenario, options: RunOptions, started: float) -> dict[s
         "ended": None,
         "status": "running",
         "python": platform.python_version(),
-        "packages": {"openai": openai.__version__, "anthropic": anthropic.__version__,
-                     "pyarrow": pyarrow.__version__},
+        # Read from the installed distributions: importing an SDK only for its version costs a second.
+        "packages": {name: _installed_version(name) for name in ("openai", "anthropic", "aiohttp", "pyarrow")},
         "models": {m.name: {"label": m.label, "provider": m.provider, "model": m.model,
                             "temperature": m.temperature, "top_p": m.top_p}
                    for m in map(scenario.models.get, scenario.participants())},
     }
+
+
+def _installed_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _iso(timestamp: float) -> str:

@@ -196,7 +196,7 @@ class ProviderLane:
                 self.stats.retries += 1
                 await self._sleep(delay)
                 continue
-            self.cache.put(key, request, completion)
+            await self.cache.store(key, request, completion)
             self._failures_in_a_row = self._cool_offs_in_a_row = 0
             return CallResult(key, completion, None, False, attempt, latency)
 

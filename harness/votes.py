@@ -77,9 +77,29 @@ def parse_vote(text: str) -> ParsedVote:
     """Read the stance a survey reply states; see the module docstring for the order of attempts."""
     if not text or not text.strip():
         return ParsedVote(None, UNPARSEABLE)
+    quick = _single_object_answer(text)
+    if quick is not None:
+        return quick
     answers = [a for a in map(_answer_from, _find_objects(text)) if a is not None]
     decided = _decide(answers)
     return decided if decided is not None else _recover(text)
+
+
+def _single_object_answer(text: str) -> ParsedVote | None:
+    """The common case in one orjson call: everything from the first "{" to the last "}" is one
+    valid object stating a valid stance (bare, fenced or with prose around it). Then it is the only
+    object in the text, and the full scan would find the same answer; otherwise None."""
+    first, last = text.find("{"), text.rfind("}")
+    if first < 0 or last < first:
+        return None
+    try:
+        obj = orjson.loads(text[first:last + 1])
+    except orjson.JSONDecodeError:
+        return None
+    answer = _answer_from(obj) if isinstance(obj, dict) else None
+    if answer is None or answer.stance is None:
+        return None
+    return ParsedVote(answer.stance, OK, answer.reason)
 
 
 def _decide(answers: list[_Answer]) -> ParsedVote | None:

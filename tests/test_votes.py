@@ -254,3 +254,19 @@ class TestNormalizeStance:
     def test_no_side(self, value: str) -> None:
         """Values naming no single side are None."""
         assert normalize_stance(value) is None
+
+
+def test_single_object_shortcut_agrees_with_the_full_scan(monkeypatch):
+    """The one-orjson-call shortcut only ever returns what the full scan would: checked on every
+    example above and on 3,000 varied simulated replies (fenced, wrapped in prose, garbled)."""
+    import harness.votes as votes
+    from harness.sim.personas import reply
+
+    prompt = ('We are now conducting a post-debate survey. Please reply in JSON format, using either '
+              '{"post-debate stance": "closed source"} or {"post-debate stance": "open source"}, with a reason.')
+    texts = [reply(model, [("user", prompt)], seed) for seed in range(600)
+             for model in ("gpt-4", "claude-2.1", "gemini-pro", "codellama", "mixtral")]
+    texts += [v for v in globals().values() if isinstance(v, str)]
+    fast = [votes.parse_vote(t) for t in texts]
+    monkeypatch.setattr(votes, "_single_object_answer", lambda text: None)
+    assert [votes.parse_vote(t) for t in texts] == fast
