@@ -21,6 +21,7 @@ from pathlib import Path
 
 import orjson
 
+from .errors import OutputError
 from .records import Completion, Request, Usage
 
 log = logging.getLogger(__name__)
@@ -191,10 +192,11 @@ class CacheStore:
             return
         try:
             self.put_many([(key, request, completion) for key, request, completion, _ in pending])
-        except Exception as exc:  # every waiter learns its answer was not stored
+        except sqlite3.Error as exc:  # every waiter learns its answer was not stored
+            error = OutputError(f"cannot write to the response cache {self.path}: {exc}")
             for *_, done in pending:
                 if not done.done():
-                    done.set_exception(exc)
+                    done.set_exception(error)
             return
         for *_, done in pending:
             if not done.done():

@@ -1,8 +1,11 @@
 """The cache key covers exactly what shapes an answer; the store survives corruption."""
 
 import sqlite3
+
+import pytest
 from dataclasses import replace
 
+from harness.errors import OutputError
 from harness.cache import CacheStore, cache_key, canonical_request
 from harness.records import Completion, Message, Request, Sampling, Usage
 
@@ -60,3 +63,38 @@ class TestCacheStore:
         db.execute("UPDATE responses SET response = replace(response, 'open', 'shut')")
         db.commit()
         assert store.get(key) is None and store.corrupt_entries == 1
+
+
+class TestGroupCommit:
+    @pytest.mark.asyncio
+    async def test_answers_arriving_together_share_a_commit_and_are_durable_on_return(self, tmp_path):
+        """store() returns only once its answer is committed: another connection already sees it."""
+        import asyncio
+
+        store = CacheStore(tmp_path)
+        answer = Completion("open", "stop", Usage(3, 1), "gpt-x", "r")
+        requests = [replace(BASE, sample=str(i)) for i in range(300)]
+        commits = []
+        original = store.put_many
+        store.put_many = lambda entries: (commits.append(len(entries)), original(entries))[1]
+        await asyncio.gather(*(store.store(cache_key(r), r, answer) for r in requests))
+        assert sum(commits) == 300 and len(commits) <= 3
+        with sqlite3.connect(tmp_path / "responses.sqlite3") as other:
+            assert other.execute("select count(*) from responses").fetchone()[0] == 300
+        store.close()
+
+    @pytest.mark.asyncio
+    async def test_a_failed_commit_reaches_every_waiter(self, tmp_path):
+        """If the batch cannot be written, no caller is told its answer is stored."""
+        import asyncio
+
+        store = CacheStore(tmp_path)
+        answer = Completion("open", "stop", Usage(3, 1), "gpt-x", "r")
+
+        def refuse(entries):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        store.put_many = refuse
+        results = await asyncio.gather(*(store.store(str(i), BASE, answer) for i in range(3)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, OutputError) and "disk I/O error" in str(r) for r in results)
