@@ -78,10 +78,10 @@ def completion_from_json(data: bytes) -> Completion:
     )
 
 
-def _checksum(key: str, request_json: bytes, response_json: bytes) -> str:
+def _checksum(key: str, response_json: bytes) -> str:
+    """Guards the answer served from the cache. The stored request needs no checksum of its own:
+    its key is already its hash, which `verify()` recomputes."""
     h = hashlib.sha256(key.encode())
-    h.update(b"\0")
-    h.update(request_json)
     h.update(b"\0")
     h.update(response_json)
     return h.hexdigest()
@@ -126,15 +126,13 @@ class CacheStore:
 
     def get(self, key: str) -> Completion | None:
         """The cached answer for key, or None; an entry that fails its checksum counts as absent."""
-        row = self._db.execute(
-            "SELECT key, request, response, checksum FROM responses WHERE key = ?", (key,)
-        ).fetchone()
+        row = self._db.execute("SELECT key, response, checksum FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        stored_key, request_json, response_json, checksum = row
-        if not isinstance(request_json, bytes) or not isinstance(response_json, bytes):
-            request_json, response_json = _as_bytes(request_json), _as_bytes(response_json)
-        if stored_key != key or _checksum(key, request_json, response_json) != checksum:
+        stored_key, response_json, checksum = row
+        if not isinstance(response_json, bytes):
+            response_json = _as_bytes(response_json)
+        if stored_key != key or _checksum(key, response_json) != checksum:
             self.corrupt_entries += 1
             log.warning("cache entry %s failed its checksum; it will be fetched again", key[:12])
             return None
@@ -157,7 +155,7 @@ class CacheStore:
             request_json = canonical_request(request)
             response_json = completion_to_json(completion)
             rows.append((key, request.provider_kind, request.model, int(request.simulated), request_json,
-                         response_json, now, _checksum(key, request_json, response_json)))
+                         response_json, now, _checksum(key, response_json)))
         db = self._db
         db.execute("BEGIN")
         try:
@@ -201,6 +199,32 @@ class CacheStore:
         for *_, done in pending:
             if not done.done():
                 done.set_result(None)
+
+    def verify(self, *, remove: bool = False) -> list[tuple[str, str]]:
+        """Check every entry: (key, what is wrong) for each bad one; with `remove`, delete them.
+
+        An entry is bad when its key is not the hash of its stored request, its answer fails its
+        checksum, or its answer does not decode.
+        """
+        self._commit_pending()
+        bad: list[tuple[str, str]] = []
+        for key, request_json, response_json, checksum in self._db.execute(
+                "SELECT key, request, response, checksum FROM responses"):
+            request_json, response_json = _as_bytes(request_json), _as_bytes(response_json)
+            if hashlib.sha256(request_json).hexdigest() != key:
+                bad.append((key, "key is not the hash of the stored request"))
+            elif _checksum(key, response_json) != checksum:
+                bad.append((key, "answer fails its checksum"))
+            else:
+                try:
+                    completion_from_json(response_json)
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    bad.append((key, "answer does not decode"))
+        if remove and bad:
+            self._db.execute("BEGIN")
+            self._db.executemany("DELETE FROM responses WHERE key = ?", [(k,) for k, _ in bad])
+            self._db.execute("COMMIT")
+        return bad
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .errors import OutputError
@@ -123,21 +126,46 @@ class PartWriter:
 
 
 def merge_parts(parts_dir: Path, target: Path, schema: pa.Schema, metadata: dict[str, str],
-                order: list[tuple[str, str]]) -> int:
-    """Merge every part under parts_dir into `target`, sorted; returns the row count."""
+                order: list[tuple[str, str]], *, group_keys: int = 0) -> int:
+    """Merge every part under parts_dir into `target`, sorted by `order`; returns the row count.
+
+    With `group_keys`, the first that many sort columns split the rows into groups merged one at a
+    time (votes: one phase and voter at a time), so memory holds one group rather than the table.
+    """
     parts = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []
     schema = schema.with_metadata(metadata)
-    tables = [pq.read_table(p, schema=schema) for p in parts]
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
-    table = table.sort_by(order).replace_schema_metadata(metadata)
     tmp = target.with_suffix(".parquet.tmp")
+    rows = 0
     try:
-        pq.write_table(table, tmp)
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for table in _sorted_groups(parts, schema, order, group_keys):
+                writer.write_table(table)
+                rows += table.num_rows
         os.replace(tmp, target)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
     shutil.rmtree(parts_dir, ignore_errors=True)
-    return table.num_rows
+    return rows
+
+
+def _sorted_groups(parts: list[Path], schema: pa.Schema, order: list[tuple[str, str]],
+                   group_keys: int) -> Iterator[pa.Table]:
+    """The parts' rows as sorted tables, in order: one table, or one per group."""
+    if not parts:
+        return
+    dataset = ds.dataset(parts, schema=schema, format="parquet")
+    if not group_keys:
+        yield dataset.to_table().sort_by(order)
+        return
+    columns = [name for name, _ in order[:group_keys]]
+    groups = dataset.to_table(columns=columns).group_by(columns).aggregate([]).sort_by(order[:group_keys])
+    for group in groups.to_pylist():
+        condition = None
+        for name in columns:
+            value = group[name]
+            term = pc.field(name).is_null() if value is None else pc.field(name) == value
+            condition = term if condition is None else condition & term
+        yield dataset.to_table(filter=condition).sort_by(order)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -74,7 +74,8 @@ class ResultSink:
         """Merge the parts into votes.parquet and transcripts.parquet; returns their row counts."""
         self.flush_now()
         parts = self.run_dir / PARTS_DIR
-        votes = merge_parts(parts / "votes", self.run_dir / VOTES_FILE, VOTE_SCHEMA, self.metadata, VOTE_ORDER)
+        votes = merge_parts(parts / "votes", self.run_dir / VOTES_FILE, VOTE_SCHEMA, self.metadata, VOTE_ORDER,
+                            group_keys=2)
         speeches = merge_parts(parts / "transcripts", self.run_dir / TRANSCRIPTS_FILE, TRANSCRIPT_SCHEMA,
                                self.metadata, TRANSCRIPT_ORDER)
         try:

@@ -18,6 +18,7 @@ A stance is never inferred from free prose: "I lean toward open source" is unpar
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -62,6 +63,7 @@ class _Answer:
     reason: str | None
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_stance(value: str) -> str | None:
     """"Open-Source AI", "closed source.", "CLOSED SOURCE" → OPEN/CLOSED; anything else → None.
 
@@ -150,6 +152,7 @@ def _reason_in(obj: dict) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def _fold_key(key: str) -> str:
     """"Post-debate stance", "post_debate_stance" → "post debate stance"."""
     return _FOLD.sub(" ", key.lower()).strip()

@@ -98,3 +98,27 @@ class TestGroupCommit:
         results = await asyncio.gather(*(store.store(str(i), BASE, answer) for i in range(3)),
                                        return_exceptions=True)
         assert all(isinstance(r, OutputError) and "disk I/O error" in str(r) for r in results)
+
+
+class TestVerify:
+    def test_verify_finds_each_kind_of_damage_and_removes_it(self, tmp_path):
+        """A stored request that no longer hashes to its key, a flipped answer byte, a truncated
+        answer: each is reported; with remove=True they are gone and the good entry stays."""
+        store = CacheStore(tmp_path)
+        answer = Completion("open", "stop", Usage(3, 1), "gpt-x", "r")
+        requests = [replace(BASE, sample=str(i)) for i in range(4)]
+        keys = [cache_key(r) for r in requests]
+        for key, r in zip(keys, requests):
+            store.put(key, r, answer)
+        db = store._db
+        db.execute("UPDATE responses SET request = ? WHERE key = ?", (b'{"edited": true}', keys[0]))
+        (response,) = db.execute("SELECT response FROM responses WHERE key = ?", (keys[1],)).fetchone()
+        flipped = bytes([response[0] ^ 0x20]) + response[1:]
+        db.execute("UPDATE responses SET response = ? WHERE key = ?", (flipped, keys[1]))
+        db.execute("UPDATE responses SET response = ? WHERE key = ?", (response[: len(response) // 2], keys[2]))
+        assert store.get(keys[1]) is None and store.get(keys[2]) is None
+        bad = dict(store.verify())
+        assert bad == {keys[0]: "key is not the hash of the stored request",
+                       keys[1]: "answer fails its checksum", keys[2]: "answer fails its checksum"}
+        store.verify(remove=True)
+        assert len(store) == 1 and store.get(keys[3]) == answer and store.verify() == []
