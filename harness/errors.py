@@ -2,6 +2,7 @@
 
     HarnessError                 anything the harness raises on purpose
     ├── ScenarioError            the scenario file is malformed or inconsistent; names file and key path
+    │   └── PlanChanged          resuming a run whose plan the scenario no longer matches
     ├── ConfigurationError       the environment is not ready (e.g. an API key variable is unset)
     ├── ProviderError            a call to a provider failed; carries provider, model, request id
     │   ├── RateLimited          HTTP 429 worth retrying; carries retry_after (seconds or None)
@@ -26,6 +27,10 @@ class HarnessError(Exception):
 
 class ScenarioError(HarnessError):
     """The scenario is invalid; the message names the file, the key path and what was expected."""
+
+
+class PlanChanged(ScenarioError):
+    """The run directory holds a run of a different plan; the message says what differs."""
 
 
 class ConfigurationError(HarnessError):

@@ -16,6 +16,7 @@ from . import plan as planning
 from .plan import POST, PRE, DebateSpec, VoteSpec
 from .prompts import PRESIDER, SPEAKER_LABELS, format_transcript
 from .refusals import detect_refusal
+from .resume import Recorded, transcript_from_rows
 from .scenario import Scenario
 from .scheduler import CallResult, ProviderLane
 from .sink import ResultSink
@@ -82,8 +83,10 @@ class Experiment:
     """Runs one scenario over the given lanes (provider name → lane), writing rows to the sink."""
 
     def __init__(self, scenario: Scenario, lanes: dict[str, ProviderLane], sink: ResultSink, *,
-                 simulated: bool) -> None:
+                 simulated: bool, recorded: Recorded | None = None) -> None:
         self.scenario = scenario
+        self.recorded = recorded or Recorded()
+        """Items earlier attempts of this run already hold rows for: not asked again."""
         self.lanes = lanes
         self.sink = sink
         self.simulated = simulated
@@ -101,6 +104,16 @@ class Experiment:
         self._feeding = len(voters)
         self._all_votes_done = asyncio.Event()
         self.started = now()
+        self.stopping = False
+
+    def interrupt(self) -> None:
+        """Issue nothing more: queued work is dropped, requests on the wire may still finish."""
+        self.stopping = True
+        for lane in self.lanes.values():
+            lane.close()
+
+    def in_flight(self) -> int:
+        return sum(lane.stats.in_flight for lane in self.lanes.values())
 
     def lane_of(self, model_name: str) -> ProviderLane:
         return self.lanes[self.scenario.models[model_name].provider]
@@ -144,6 +157,9 @@ class Experiment:
         self._check_votes_done()
 
     async def _submit(self, lane: ProviderLane, vote: VoteSpec, transcript: str) -> None:
+        if (vote.phase, vote.voter, vote.transcript_id or "", vote.sample) in self.recorded.votes:
+            self.phases[vote.phase].record(failed=False, cached=True, now=now())
+            return
         request = planning.vote_request(self.scenario, vote, transcript, simulated=self.simulated)
         self.phases[vote.phase].begin(now())
         self._outstanding += 1
@@ -167,6 +183,12 @@ class Experiment:
     async def _run_debate(self, spec: DebateSpec) -> None:
         """Hold one debate speech by speech; a refusal is recorded and the debate carries on."""
         scenario = self.scenario
+        earlier = self.recorded.debates.get(spec.transcript_id)
+        if earlier is not None:
+            refused = next((r["speaker"] for r in earlier if r["refusal"]), None)
+            outcome = DebateOutcome(spec, earlier[0]["status"], transcript_from_rows(scenario, earlier), refused)
+            self._finish_debate(outcome, [], resumed=True)
+            return
         turns: list[tuple[str, str]] = []
         rows: list[dict[str, Any]] = []
         status, refused_by = USABLE, None
@@ -178,6 +200,8 @@ class Experiment:
             request = planning.speech_request(scenario, spec, index, format_transcript(turns),
                                               simulated=self.simulated)
             speaker = spec.debater(speech.side)
+            if self.stopping:
+                return  # an unfinished debate leaves no rows; a resume holds it again
             result = await self.lane_of(speaker).call(request)
             text = result.completion.text if result.completion else None
             refusal = detect_refusal(text) if text is not None else None
@@ -199,7 +223,7 @@ class Experiment:
         outcome = DebateOutcome(spec, status, format_transcript(turns), refused_by)
         self._finish_debate(outcome, rows)
 
-    def _finish_debate(self, outcome: DebateOutcome, rows: list[dict[str, Any]]) -> None:
+    def _finish_debate(self, outcome: DebateOutcome, rows: list[dict[str, Any]], *, resumed: bool = False) -> None:
         spec = outcome.spec
         shared = {
             "transcript_id": spec.transcript_id, "resolution": spec.resolution.name,
@@ -210,7 +234,7 @@ class Experiment:
             self.sink.add_speech({**shared, **row})
         self.outcomes.append(outcome)
         self.phases["debate"].record(failed=outcome.status == FAILED,
-                                     cached=all(r["cached"] for r in rows), now=now())
+                                     cached=resumed or all(r["cached"] for r in rows), now=now())
         if outcome.status == USABLE:
             post = self.scenario.post_debate
             self.phases[POST].total += len(post.voters) * post.votes_per_transcript

@@ -60,6 +60,10 @@ class Job:
     key: str
 
 
+class LaneClosed(Exception):
+    """The run is stopping: the job was not sent, and no row is written for it."""
+
+
 class FatalProviderError(Exception):
     """A provider failure that makes every further request to it pointless (a refused API key)."""
 
@@ -138,6 +142,7 @@ class ProviderLane:
         self._jobs: asyncio.PriorityQueue[tuple[int, int, Job | None]] = asyncio.PriorityQueue()
         self._sequence = itertools.count()
         self._hits_since_yield = itertools.count(1)
+        self.closed = False
         self._bulk_slots = asyncio.Semaphore(bulk_queue_size or 2 * limits.max_in_flight)
         self._sleep = sleep
         self._rng = random.Random()
@@ -149,6 +154,8 @@ class ProviderLane:
     async def submit(self, request: Request, on_done: Callable[[CallResult], None]) -> None:
         """Answer a bulk job: at once from the cache, else queued for a worker (waits while the
         bulk queue is full)."""
+        if self.closed:
+            return
         key = cache_key(request)
         if (hit := self._from_cache(key)) is not None:
             on_done(hit)
@@ -167,6 +174,17 @@ class ProviderLane:
         self._jobs.put_nowait((URGENT, next(self._sequence), Job(request, future.set_result, key)))
         return await future
 
+    def close(self) -> None:
+        """Stop sending: queued jobs are dropped unsent, requests on the wire may finish.
+
+        Dropped jobs get no callback and no row; a resume asks them again.
+        """
+        self.closed = True
+        while not self._jobs.empty():
+            priority, _, job = self._jobs.get_nowait()
+            if priority == BULK:
+                self._bulk_slots.release()
+
     def stop(self) -> None:
         """Let every worker finish once the queues are empty."""
         for _ in range(self.workers):
@@ -180,7 +198,11 @@ class ProviderLane:
                 return
             if priority == BULK:
                 self._bulk_slots.release()
-            job.on_done(await self.execute(job.request, job.key))
+            try:
+                result = await self.execute(job.request, job.key)
+            except LaneClosed:
+                continue
+            job.on_done(result)
 
     def _from_cache(self, key: str) -> CallResult | None:
         cached = self.cache.get(key)
@@ -199,6 +221,8 @@ class ProviderLane:
         while True:
             attempt += 1
             await self.admission.acquire(estimated)
+            if self.closed:
+                raise LaneClosed
             try:
                 completion, latency = await self._send(request, estimated)
             except ProviderError as error:
