@@ -13,8 +13,10 @@ row that fails it is treated as absent, and the request is sent again.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -225,6 +227,69 @@ class CacheStore:
             self._db.executemany("DELETE FROM responses WHERE key = ?", [(k,) for k, _ in bad])
             self._db.execute("COMMIT")
         return bad
+
+    def stats(self) -> dict[str, object]:
+        """Entries and bytes, in all and per (provider kind, model, simulated)."""
+        self._commit_pending()
+        rows = self._db.execute(
+            "SELECT provider_kind, model, simulated, COUNT(*), SUM(LENGTH(request) + LENGTH(response)) "
+            "FROM responses GROUP BY provider_kind, model, simulated ORDER BY provider_kind, model, simulated"
+        ).fetchall()
+        groups = [{"provider_kind": kind, "model": model, "simulated": bool(simulated), "entries": n,
+                   "bytes": size or 0} for kind, model, simulated, n, size in rows]
+        files = [self.path, self.path.with_name(self.path.name + "-wal")]
+        return {"path": str(self.path), "entries": sum(g["entries"] for g in groups),
+                "file_bytes": sum(f.stat().st_size for f in files if f.exists()), "groups": groups}
+
+    def export_to(self, target: Path) -> int:
+        """Write every entry to a portable gzipped JSON-lines file; returns how many."""
+        self._commit_pending()
+        count = 0
+        tmp = target.with_name(target.name + ".tmp")
+        with gzip.open(tmp, "wb") as out:
+            for key, kind, model, simulated, request_json, response_json, created, checksum in self._db.execute(
+                    "SELECT key, provider_kind, model, simulated, request, response, created, checksum "
+                    "FROM responses ORDER BY key"):
+                out.write(orjson.dumps({
+                    "key": key, "provider_kind": kind, "model": model, "simulated": bool(simulated),
+                    "request": orjson.loads(_as_bytes(request_json)),
+                    "response": orjson.loads(_as_bytes(response_json)), "created": created, "checksum": checksum,
+                }) + b"\n")
+                count += 1
+        os.replace(tmp, target)
+        return count
+
+    def import_from(self, source: Path) -> dict[str, int]:
+        """Add the entries of an exported file that pass their checks; existing entries are kept.
+
+        Returns counts: added, already present, rejected (a line that does not parse, a key that is
+        not its request's hash, or an answer failing its checksum).
+        """
+        counts = {"added": 0, "present": 0, "rejected": 0}
+        batch = []
+        with gzip.open(source, "rb") as lines:
+            for line in lines:
+                try:
+                    entry = orjson.loads(line)
+                    request_json = orjson.dumps(entry["request"])
+                    response_json = orjson.dumps(entry["response"])
+                    key = entry["key"]
+                    valid = (hashlib.sha256(request_json).hexdigest() == key
+                             and _checksum(key, response_json) == entry["checksum"])
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    valid = False
+                if not valid:
+                    counts["rejected"] += 1
+                    continue
+                batch.append((key, entry["provider_kind"], entry["model"], int(bool(entry["simulated"])),
+                              request_json, response_json, entry.get("created", time.time()), entry["checksum"]))
+        before = len(self)
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+        self._db.execute("COMMIT")
+        counts["added"] = len(self) - before
+        counts["present"] = len(batch) - counts["added"]
+        return counts
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

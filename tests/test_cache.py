@@ -122,3 +122,33 @@ class TestVerify:
                        keys[1]: "answer fails its checksum", keys[2]: "answer fails its checksum"}
         store.verify(remove=True)
         assert len(store) == 1 and store.get(keys[3]) == answer and store.verify() == []
+
+
+class TestPortable:
+    def test_export_import_round_trip_keeps_answers_and_rejects_tampering(self, tmp_path):
+        """A collaborator's import serves the same answers; an edited line is refused, not stored."""
+        import gzip
+
+        import orjson
+
+        source = CacheStore(tmp_path / "mine")
+        answer = Completion("open", "stop", Usage(3, 1), "gpt-x", "r")
+        requests = [replace(BASE, sample=str(i)) for i in range(5)]
+        for r in requests:
+            source.put(cache_key(r), r, answer)
+        exported = tmp_path / "cache.jsonl.gz"
+        assert source.export_to(exported) == 5
+        lines = gzip.decompress(exported.read_bytes()).splitlines()
+        entry = orjson.loads(lines[0])
+        entry["response"]["text"] = "closed"  # an edited answer no longer matches its checksum
+        lines[0] = orjson.dumps(entry)
+        lines.append(b"not json")
+        exported.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+        theirs = CacheStore(tmp_path / "theirs")
+        assert theirs.import_from(exported) == {"added": 4, "present": 0, "rejected": 2}
+        assert theirs.import_from(exported) == {"added": 0, "present": 4, "rejected": 2}
+        served = [theirs.get(cache_key(r)) for r in requests]
+        assert served.count(answer) == 4 and served.count(None) == 1
+        assert theirs.verify() == []
+        stats = theirs.stats()
+        assert stats["entries"] == 4 and stats["groups"][0]["model"] == "gpt-x"
