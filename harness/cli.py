@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import ConfigurationError, HarnessError, OutputError, ScenarioError
 from .plan import planned_counts
-from .runner import RunOptions, RunSummary, run_scenario
+from .runner import Interrupted, RunOptions, RunSummary, run_scenario
 from .scenario import load_scenario
 from .scheduler import FatalProviderError
 
@@ -37,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="response cache directory (default: cache/)")
     run.add_argument("--no-live", action="store_true",
                      help="print plain progress lines instead of the live display")
+    run.add_argument("--simulator", default=None, metavar="URL",
+                     help="like --simulate, but use a simulated provider already serving at URL "
+                          "(started with `python -m harness sim`)")
+    run.add_argument("--fresh", action="store_true",
+                     help="start over: move an earlier run in the run directory aside instead of resuming it")
+    run.add_argument("--accept-changes", action="store_true",
+                     help="resume even though the scenario's plan changed since the run began "
+                          "(its tables are kept aside first; changed items are asked again)")
 
     check = commands.add_parser("validate", help="check a scenario file and show what it would run",
                                 description="Load and validate a scenario without sending any request.")
@@ -53,6 +61,30 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tpm", type=float, default=None, help="tokens per minute allowed per model (default: no limit)")
     sim.add_argument("--failure-rate", type=float, default=0.0,
                      help="fraction of requests answered with a random 5xx (default 0)")
+
+    from .bench import help_text
+
+    bench = commands.add_parser("bench", help="measure throughput, overhead, replay speed and memory",
+                                description="Run benchmarks against the simulated provider (its own "
+                                            "process, on 127.0.0.1), print a row per run and the medians, "
+                                            "and save every row to DIR/bench-<UTC time>.json and latest.json.",
+                                epilog=help_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("names", nargs="*", metavar="NAME",
+                       help="benchmarks to run (default: all): ceiling misconfigured overhead replay scale")
+    bench.add_argument("--runs", type=int, default=3, metavar="N", help="runs of each benchmark (default 3)")
+    bench.add_argument("--out", type=Path, default=Path("outputs/bench"), metavar="DIR",
+                       help="where results (and the replay cache) go (default: outputs/bench/)")
+    bench.add_argument("--quick", action="store_true", help="small sizes: a smoke check in about two minutes")
+    bench.add_argument("--target", action="append", metavar="URL",
+                       help="run the ceiling workload against this OpenAI base URL instead (repeatable)")
+    bench.add_argument("--model", help="with --target: the model id to send")
+    bench.add_argument("--rpm", type=float, help="with --target: the requests/min limit to keep to and judge by")
+    bench.add_argument("--tpm", type=float, help="with --target: the tokens/min limit to keep to")
+    bench.add_argument("--max-in-flight", type=int, default=50, help="with --target: concurrency (default 50)")
+    bench.add_argument("--votes", type=int, default=500, help="with --target: votes per run (default 500)")
+    bench.add_argument("--api-key-env", default="HARNESS_BENCH_API_KEY",
+                       help="with --target: environment variable holding the API key (default "
+                            "HARNESS_BENCH_API_KEY, set to a dummy value when unset)")
     return parser
 
 
@@ -64,9 +96,15 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args)
         if args.command == "sim":
             return _sim(args)
+        if args.command == "bench":
+            return _bench(args)
         return _run(args)
+    except Interrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; whatever was recorded is kept. Run the same command again to resume.",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ScenarioError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -98,10 +136,31 @@ def _sim(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from .bench.suite import TargetOptions, run_suite
+
+    targets = None
+    if args.target:
+        if args.names or not args.model:
+            print("error: --target takes --model and no benchmark names", file=sys.stderr)
+            return EXIT_USAGE
+        targets = TargetOptions(tuple(args.target), args.model, args.rpm, args.tpm, args.max_in_flight,
+                                args.votes, args.api_key_env)
+    try:
+        _, path = asyncio.run(run_suite(args.names, runs=args.runs, out_dir=args.out, quick=args.quick,
+                                        targets=targets))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"\nresults: {path} (and {path.parent / 'latest.json'})")
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
-    options = RunOptions(simulate=args.simulate, out_dir=args.out, cache_dir=args.cache,
-                         display=not args.no_live)
+    options = RunOptions(simulate=args.simulate or args.simulator is not None, out_dir=args.out,
+                         cache_dir=args.cache, display=not args.no_live, fresh=args.fresh,
+                         accept_changes=args.accept_changes, simulator_url=args.simulator)
     try:
         summary = asyncio.run(run_scenario(scenario, options))
     except BaseExceptionGroup as group:
@@ -137,7 +196,7 @@ def _print_summary(s: RunSummary, *, simulated: bool) -> None:
     rate = s.requests_sent / s.wall_seconds if s.wall_seconds else 0.0
     print(f"  requests sent: {s.requests_sent:,} ({rate:.1f}/s, {s.requests_sent / max(minutes, 1e-9):,.0f}/min), "
           f"answered from cache: {s.cache_hits:,}, rate-limited (429): {s.rate_limited:,}")
-    if simulated:
+    if simulated and s.simulator_requests is not None:
         print(f"  simulated provider received {s.simulator_requests:,} requests")
     print(f"  peak memory: {s.peak_memory_mb:.0f} MB")
     if s.failed_items:
