@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 import time
+import zlib
 from pathlib import Path
 
 import orjson
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 KEY_VERSION = 1
 DB_NAME = "responses.sqlite3"
+WARN_CORRUPT = 5
 BATCH_SIZE = 256
 BATCH_DELAY = 0.01
 """Seconds an answer may wait for others to share its commit."""
@@ -89,6 +91,18 @@ def _checksum(key: str, response_json: bytes) -> str:
     return h.hexdigest()
 
 
+def _pack(request_json: bytes) -> bytes:
+    """Stored requests are compressed: a post-debate vote carries a whole transcript, and 46,000 of
+    them uncompressed fill most of a gigabyte. Compressed requests start with zlib's 0x78 byte,
+    never with the "{" a JSON object starts with, so both forms read back."""
+    return zlib.compress(request_json, 1)
+
+
+def _unpack(stored: object) -> bytes:
+    raw = _as_bytes(stored)
+    return raw if raw[:1] == b"{" else zlib.decompress(raw)
+
+
 def _as_bytes(value: object) -> bytes:
     """Rows edited outside the harness may hold text where it wrote blobs."""
     return value.encode() if isinstance(value, str) else bytes(value or b"")
@@ -135,15 +149,20 @@ class CacheStore:
         if not isinstance(response_json, bytes):
             response_json = _as_bytes(response_json)
         if stored_key != key or _checksum(key, response_json) != checksum:
-            self.corrupt_entries += 1
-            log.warning("cache entry %s failed its checksum; it will be fetched again", key[:12])
+            self._note_corrupt(key, "failed its checksum")
             return None
         try:
             return completion_from_json(response_json)
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            self.corrupt_entries += 1
-            log.warning("cache entry %s does not decode; it will be fetched again", key[:12])
+            self._note_corrupt(key, "does not decode")
             return None
+
+    def _note_corrupt(self, key: str, what: str) -> None:
+        """Count a damaged entry; log the first few (a damaged cache would otherwise flood the log)."""
+        self.corrupt_entries += 1
+        if self.corrupt_entries <= WARN_CORRUPT:
+            more = " (further damaged entries are counted, not logged)" if self.corrupt_entries == WARN_CORRUPT else ""
+            log.warning("cache entry %s %s; it will be fetched again%s", key[:12], what, more)
 
     def put(self, key: str, request: Request, completion: Completion) -> None:
         """Store an answer durably (committed before this returns)."""
@@ -156,7 +175,7 @@ class CacheStore:
         for key, request, completion in entries:
             request_json = canonical_request(request)
             response_json = completion_to_json(completion)
-            rows.append((key, request.provider_kind, request.model, int(request.simulated), request_json,
+            rows.append((key, request.provider_kind, request.model, int(request.simulated), _pack(request_json),
                          response_json, now, _checksum(key, response_json)))
         db = self._db
         db.execute("BEGIN")
@@ -212,7 +231,11 @@ class CacheStore:
         bad: list[tuple[str, str]] = []
         for key, request_json, response_json, checksum in self._db.execute(
                 "SELECT key, request, response, checksum FROM responses"):
-            request_json, response_json = _as_bytes(request_json), _as_bytes(response_json)
+            try:
+                request_json = _unpack(request_json)
+            except zlib.error:
+                request_json = b""
+            response_json = _as_bytes(response_json)
             if hashlib.sha256(request_json).hexdigest() != key:
                 bad.append((key, "key is not the hash of the stored request"))
             elif _checksum(key, response_json) != checksum:
@@ -252,7 +275,7 @@ class CacheStore:
                     "FROM responses ORDER BY key"):
                 out.write(orjson.dumps({
                     "key": key, "provider_kind": kind, "model": model, "simulated": bool(simulated),
-                    "request": orjson.loads(_as_bytes(request_json)),
+                    "request": orjson.loads(_unpack(request_json)),
                     "response": orjson.loads(_as_bytes(response_json)), "created": created, "checksum": checksum,
                 }) + b"\n")
                 count += 1
@@ -282,7 +305,7 @@ class CacheStore:
                     counts["rejected"] += 1
                     continue
                 batch.append((key, entry["provider_kind"], entry["model"], int(bool(entry["simulated"])),
-                              request_json, response_json, entry.get("created", time.time()), entry["checksum"]))
+                              _pack(request_json), response_json, entry.get("created", time.time()), entry["checksum"]))
         before = len(self)
         self._db.execute("BEGIN")
         self._db.executemany("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)

@@ -152,3 +152,28 @@ class TestPortable:
         assert theirs.verify() == []
         stats = theirs.stats()
         assert stats["entries"] == 4 and stats["groups"][0]["model"] == "gpt-x"
+
+
+def test_a_badly_damaged_cache_logs_a_few_warnings_not_one_per_entry(tmp_path, caplog):
+    """Every damaged entry is counted and fetched again; only the first few are logged."""
+    import logging
+
+    store = CacheStore(tmp_path)
+    answer = Completion("open", "stop", Usage(3, 1), "gpt-x", "r")
+    requests = [replace(BASE, sample=str(i)) for i in range(8)]
+    for r in requests:
+        store.put(cache_key(r), r, answer)
+    store._db.execute("UPDATE responses SET checksum = 'x'")
+    with caplog.at_level(logging.WARNING, logger="harness.cache"):
+        assert all(store.get(cache_key(r)) is None for r in requests)
+    assert store.corrupt_entries == 8 and len(caplog.records) == 5
+
+
+def test_requests_are_stored_compressed_and_read_back(tmp_path):
+    """A transcript-sized request takes a fraction of its size on disk; verify and export read it."""
+    store = CacheStore(tmp_path)
+    big = replace(BASE, messages=(Message("user", "The affirmative argues that open models help. " * 300),))
+    store.put(cache_key(big), big, Completion("open", "stop", Usage(3, 1), "gpt-x", "r"))
+    (stored,) = store._db.execute("SELECT request FROM responses").fetchone()
+    assert len(stored) < len(canonical_request(big)) / 5
+    assert store.verify() == []

@@ -8,6 +8,7 @@ the cache are checked against the plan, and a second run must come entirely from
 import sqlite3
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -137,7 +138,7 @@ def test_swapped_column_matches_the_prompt_sent(first_run):
     with sqlite3.connect(cache_dir / DB_NAME) as db:
         stored = dict(db.execute("select key, request from responses"))
     for key, vote in votes.items():
-        request = stored[key].decode() if isinstance(stored[key], bytes) else stored[key]
+        request = zlib.decompress(stored[key]).decode()  # stored compressed
         first_option = "closed source" if vote["swapped"] else "open source"
         assert f'should be {first_option} or' in request
         assert vote["swapped"] == is_swapped(scenario.seed, vote["phase"], vote["voter"],
