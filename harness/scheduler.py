@@ -171,7 +171,12 @@ class ProviderLane:
         if (hit := self._from_cache(key)) is not None:
             return hit
         future: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
-        self._jobs.put_nowait((URGENT, next(self._sequence), Job(request, future.set_result, key)))
+
+        def deliver(result: CallResult) -> None:
+            if not future.done():  # the caller may have been cancelled (a run being stopped)
+                future.set_result(result)
+
+        self._jobs.put_nowait((URGENT, next(self._sequence), Job(request, deliver, key)))
         return await future
 
     def close(self) -> None:

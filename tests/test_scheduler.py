@@ -180,3 +180,17 @@ class TestAdapting:
         snap = lane.snapshot(0.0)
         assert (lane.admission.requests_per_minute, lane.admission.tokens_per_minute) == (120, 9000)
         assert (snap.request_limit, snap.token_limit) == (120, 9000)
+
+
+@pytest.mark.asyncio
+async def test_an_answer_for_a_cancelled_caller_is_dropped_quietly(tmp_path):
+    """A speech whose debate was cancelled (a run stopping) must not crash the worker delivering it."""
+    lane = ProviderLane(CONFIG, FakeProvider(), CacheStore(tmp_path), POLICY)
+    caller = asyncio.create_task(lane.call(request(7)))
+    await asyncio.sleep(0)
+    caller.cancel()
+    worker = asyncio.create_task(lane.work())
+    await asyncio.sleep(0.05)
+    lane.stop()
+    await asyncio.wait_for(worker, 1)  # returns normally: no InvalidStateError
+    assert caller.cancelled()
