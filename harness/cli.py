@@ -42,9 +42,20 @@ def _parser() -> argparse.ArgumentParser:
                           "(started with `python -m harness sim`)")
     run.add_argument("--fresh", action="store_true",
                      help="start over: move an earlier run in the run directory aside instead of resuming it")
+    run.add_argument("--no-report", action="store_true",
+                     help="do not write report.md (the paper's tables and figures) at the end")
     run.add_argument("--accept-changes", action="store_true",
                      help="resume even though the scenario's plan changed since the run began "
                           "(its tables are kept aside first; changed items are asked again)")
+
+    report = commands.add_parser("report", help="write the paper's tables and figures for a run directory",
+                                 description="Read a run directory's Parquet and metadata and write report.md "
+                                             "(Table 2 with intervals, the split by resolution, Figure 3's heat "
+                                             "maps, persuasive transcripts, refusals, comparison with the paper), "
+                                             "tables/ as CSV and JSON, and figures/ as PNG. Works on partial runs.")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="e.g. outputs/ld_open_closed")
+    report.add_argument("--format", choices=("md", "html"), default="md",
+                        help="html also writes one self-contained report.html (default: md only)")
 
     check = commands.add_parser("validate", help="check a scenario file and show what it would run",
                                 description="Load and validate a scenario without sending any request.")
@@ -98,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sim(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "report":
+            return _report(args.run_dir, ("md", "html") if args.format == "html" else ("md",))
         return _run(args)
     except Interrupted as exc:
         print(str(exc), file=sys.stderr)
@@ -166,7 +179,23 @@ def _run(args: argparse.Namespace) -> int:
     except BaseExceptionGroup as group:
         raise _most_telling(group) from group
     _print_summary(summary, simulated=args.simulate)
+    if not args.no_report:
+        try:
+            _report(summary.run_dir, ("md",))
+        except HarnessError as exc:  # the run's results stand; only the report could not be made
+            print(f"warning: no report: {exc}", file=sys.stderr)
     return EXIT_FAILED if summary.failed_items else EXIT_OK
+
+
+def _report(run_dir: Path, formats: tuple[str, ...]) -> int:
+    from .report import write_report
+
+    result = write_report(run_dir, formats=formats)
+    written = [result.report_md] + ([result.report_html] if result.report_html else [])
+    print(f"report: {', '.join(str(p) for p in written)} (tables in {result.tables_dir})")
+    for warning in result.warnings:
+        print(f"  note: {warning}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _most_telling(group: BaseExceptionGroup) -> BaseException:
