@@ -57,6 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("md", "html"), default="md",
                         help="html also writes one self-contained report.html (default: md only)")
 
+    cache = commands.add_parser("cache", help="inspect, check, export or import the response cache",
+                                description="Tools for the content-addressed response cache.")
+    cache.add_argument("--cache", type=Path, default=Path("cache"), metavar="DIR",
+                       help="response cache directory (default: cache/)")
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("stats", help="entries and size, by provider kind and model")
+    verify = actions.add_parser("verify", help="check every entry (key = hash of its request, answer checksum)")
+    verify.add_argument("--remove", action="store_true", help="delete the entries that fail")
+    export = actions.add_parser("export", help="write every entry to a portable .jsonl.gz file")
+    export.add_argument("file", type=Path)
+    load = actions.add_parser("import", help="add the entries of an exported file (each checked first)")
+    load.add_argument("file", type=Path)
+
     check = commands.add_parser("validate", help="check a scenario file and show what it would run",
                                 description="Load and validate a scenario without sending any request.")
     check.add_argument("scenario", type=Path)
@@ -109,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sim(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "cache":
+            return _cache(args)
         if args.command == "report":
             return _report(args.run_dir, ("md", "html") if args.format == "html" else ("md",))
         return _run(args)
@@ -185,6 +200,42 @@ def _run(args: argparse.Namespace) -> int:
         except HarnessError as exc:  # the run's results stand; only the report could not be made
             print(f"warning: no report: {exc}", file=sys.stderr)
     return EXIT_FAILED if summary.failed_items else EXIT_OK
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from .cache import DB_NAME, CacheStore
+
+    if args.action != "import" and not (args.cache / DB_NAME).exists():
+        raise ConfigurationError(f"no response cache at {args.cache / DB_NAME}")
+    store = CacheStore(args.cache)
+    try:
+        if args.action == "stats":
+            stats = store.stats()
+            print(f"{stats['path']}: {stats['entries']:,} entries, {stats['file_bytes'] / 1e6:,.1f} MB on disk")
+            for g in stats["groups"]:
+                kind = "simulated" if g["simulated"] else "live"
+                print(f"  {g['provider_kind']:<18} {g['model']:<40} {kind:<9} {g['entries']:>9,} entries "
+                      f"{g['bytes'] / 1e6:>9,.1f} MB")
+            return EXIT_OK
+        if args.action == "verify":
+            checked = len(store)
+            bad = store.verify(remove=args.remove)
+            for key, what in bad[:20]:
+                print(f"  {key[:16]}…  {what}")
+            if len(bad) > 20:
+                print(f"  … and {len(bad) - 20:,} more")
+            verdict = "removed" if args.remove else "left in place (--remove deletes them)"
+            print(f"checked {checked:,} entries: {len(bad):,} bad" + (f", {verdict}" if bad else ""))
+            return EXIT_FAILED if bad and not args.remove else EXIT_OK
+        if args.action == "export":
+            print(f"exported {store.export_to(args.file):,} entries to {args.file}")
+            return EXIT_OK
+        counts = store.import_from(args.file)
+        print(f"imported from {args.file}: {counts['added']:,} added, {counts['present']:,} already present, "
+              f"{counts['rejected']:,} rejected (failed their checks)")
+        return EXIT_FAILED if counts["rejected"] else EXIT_OK
+    finally:
+        store.close()
 
 
 def _report(run_dir: Path, formats: tuple[str, ...]) -> int:

@@ -230,3 +230,23 @@ async def test_api_keys_never_reach_cache_outputs_logs_or_display(tmp_path, monk
         for text in texts:
             assert secret.encode() not in text
             assert b"SECRET" not in text
+
+
+def test_cache_commands_on_a_real_cache(first_run, tmp_path):
+    """stats, verify, export and import from the command line, on the cache a run filled."""
+    _, summary, _, cache_dir = first_run
+
+    def harness(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path)
+
+    stats = harness("cache", "--cache", str(cache_dir), "stats")
+    assert stats.returncode == 0 and "100 entries" in stats.stdout and "claude-2.1" in stats.stdout
+    verify = harness("cache", "--cache", str(cache_dir), "verify")
+    assert verify.returncode == 0 and "checked 100 entries: 0 bad" in verify.stdout
+    exported = tmp_path / "cache.jsonl.gz"
+    assert harness("cache", "--cache", str(cache_dir), "export", str(exported)).returncode == 0
+    imported = harness("cache", "--cache", str(tmp_path / "theirs"), "import", str(exported))
+    assert imported.returncode == 0 and "100 added" in imported.stdout
+    missing = harness("cache", "--cache", str(tmp_path / "nowhere"), "stats")
+    assert missing.returncode == 2 and "no response cache" in missing.stderr
