@@ -35,6 +35,7 @@ VoteId = tuple[str, str, str, int]
 """(phase, voter, transcript id or "", sample)."""
 
 BASE_PART = "part-000000.parquet"
+EXAMPLES = 5
 
 
 def plan_fingerprint(scenario: Scenario, simulated: bool) -> str:
@@ -70,12 +71,29 @@ class Recorded:
     changed: int = 0
     """Rows whose request the current plan would send differently (asked again)."""
 
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    """A few item names per category ("unplanned", "changed"), for the report of a changed plan."""
+
+    def note_examples(self, category: str, names: list[str]) -> None:
+        found = self.examples.setdefault(category, [])
+        found.extend(names[:EXAMPLES - len(found)])
+
     @property
     def empty(self) -> bool:
         return not self.votes and not self.debates
 
     def vote_count(self) -> int:
         return len(self.votes)
+
+
+def _vote_ids(votes: pa.Table) -> list[str]:
+    head = votes.slice(0, EXAMPLES)
+    return [f"{p}-debate vote {s} of {v}" + (f" on {t}" if t else "")
+            for p, v, t, s in zip(*(head[c].to_pylist() for c in ("phase", "voter", "transcript_id", "sample")))]
+
+
+def _debate_ids(speeches: pa.Table) -> list[str]:
+    return [f"debate {t}" for t in dict.fromkeys(speeches.slice(0, 50)["transcript_id"].to_pylist())][:EXAMPLES]
 
 
 def _read_all(paths: list[Path], schema: pa.Schema) -> pa.Table:
@@ -127,6 +145,7 @@ def consolidate(scenario: Scenario, run_dir: Path, parts_dir: Path, final_votes:
         speeches = speeches.filter(finished)
         planned = pc.is_in(speeches["transcript_id"], pa.array(list(planned_debates), pa.string()))
         recorded.unplanned += speeches.num_rows - pc.sum(planned).as_py()
+        recorded.note_examples("unplanned", _debate_ids(speeches.filter(pc.invert(planned))))
         speeches = speeches.filter(planned).sort_by([("transcript_id", "ascending"), ("speech_index", "ascending")])
         complete = len(scenario.debate.speeches)
         for row in speeches.to_pylist():
@@ -139,6 +158,7 @@ def consolidate(scenario: Scenario, run_dir: Path, parts_dir: Path, final_votes:
                        if not _debate_requests_match(scenario, planned_debates[t], rows, simulated)]
             for transcript_id in changed:
                 recorded.changed += len(recorded.debates.pop(transcript_id))
+                recorded.note_examples("changed", [f"debate {transcript_id}"])
             partial += changed
         if partial:
             speeches = speeches.filter(pc.invert(pc.is_in(speeches["transcript_id"], pa.array(partial, pa.string()))))
@@ -155,10 +175,12 @@ def consolidate(scenario: Scenario, run_dir: Path, parts_dir: Path, final_votes:
         votes = votes.filter(answered)
         keep = _planned_votes(scenario, votes, set(recorded.debates))
         recorded.unplanned += votes.num_rows - pc.sum(keep).as_py()
+        recorded.note_examples("unplanned", _vote_ids(votes.filter(pc.invert(keep))))
         votes = votes.filter(keep)
         if check_requests and votes.num_rows:
             same = pa.array(_vote_requests_match(scenario, votes, recorded.debates, planned_debates, simulated))
             recorded.changed += votes.num_rows - pc.sum(same).as_py()
+            recorded.note_examples("changed", _vote_ids(votes.filter(pc.invert(same))))
             votes = votes.filter(same)
         for phase, voter, transcript_id, sample in zip(*(votes[c].to_pylist() for c in
                                                          ("phase", "voter", "transcript_id", "sample"))):

@@ -128,6 +128,8 @@ def resume_state(scenario: Scenario, options: RunOptions, run_dir: Path, fingerp
                 f"{preview.vote_count():,} votes and {len(preview.debates)} debates still match the plan; "
                 f"{preview.unplanned:,} rows are no longer planned and {preview.changed:,} rows' requests "
                 f"would now be sent differently; every other planned item is new.\n"
+                + "".join(f"  e.g. {category.replace('unplanned', 'no longer planned')}: {', '.join(names)}\n"
+                          for category, names in preview.examples.items() if names) +
                 f"Nothing was sent. Run again with --accept-changes to continue this run (its current "
                 f"tables are kept under {run_dir}/superseded-*/ first), or with --fresh to start a new run.")
         _set_aside(run_dir)

@@ -149,6 +149,7 @@ async def test_changed_plan_is_reported_before_anything_is_sent(scenario_file, t
         code, _, err = await finish(start_run(changed, sim.url, out_dir, tmp_path / "cache"))
         assert code == 2 and sim.stats()["requests"] == before
         assert "8 rows' requests would now be sent differently" in err and "--accept-changes" in err
+        assert "e.g. changed: pre-debate vote 0 of" in err
         code, _, err = await finish(start_run(changed, sim.url, out_dir, tmp_path / "cache", "--accept-changes"))
         assert code == 0, err
         assert sim.stats()["requests"] - before == 12  # 2 voters × 6 pre-debate votes, re-asked
