@@ -21,6 +21,16 @@ import pyarrow.parquet as pq
 
 from .errors import OutputError
 
+def use_system_allocator() -> None:
+    """Make pyarrow allocate with the C library's malloc for the rest of the process.
+
+    Its default pool (mimalloc) keeps freed pages mapped: over a long run, writing a part file every
+    few seconds, the process then sat ~50 MB higher and wobbled by ±10 MB; with malloc it holds
+    steady lower (measured on the first minute of a 450,000-vote run: 322→334 MB vs 269→276 MB).
+    """
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 VOTE_SCHEMA = pa.schema([
     ("phase", pa.string()),            # "pre" or "post"
     ("voter", pa.string()),            # the model's short name in the scenario

@@ -24,7 +24,7 @@ from .cache import CacheStore
 from .display import Progress
 from .errors import ConfigurationError, HarnessError, OutputError, PlanChanged
 from .experiment import FAILED, REFUSED, USABLE, Experiment
-from .output import write_json
+from .output import use_system_allocator, write_json
 from .providers import WIRE_FORMATS, create_provider
 from .plan import plan_debates
 from .resume import Recorded, consolidate, plan_fingerprint
@@ -270,6 +270,7 @@ async def run_scenario(scenario: Scenario, options: RunOptions) -> RunSummary:
     """Run a scenario to the end (or until interrupted), leaving its outputs in the run directory."""
     keys = {p.name: SIMULATED_API_KEY for p in scenario.used_providers()} if options.simulate \
         else api_keys(scenario)
+    use_system_allocator()
     run_dir = run_directory(scenario, options)
     fingerprint = plan_fingerprint(scenario, options.simulate)
     recorded = resume_state(scenario, options, run_dir, fingerprint)
