@@ -78,10 +78,6 @@ class Recorded:
         found = self.examples.setdefault(category, [])
         found.extend(names[:EXAMPLES - len(found)])
 
-    @property
-    def empty(self) -> bool:
-        return not self.votes and not self.debates
-
     def vote_count(self) -> int:
         return len(self.votes)
 

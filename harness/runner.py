@@ -112,11 +112,12 @@ def _has_results(run_dir: Path) -> bool:
     return any((run_dir / name).exists() for name in (VOTES_FILE, TRANSCRIPTS_FILE, PARTS_DIR))
 
 
-def resume_state(scenario: Scenario, options: RunOptions, run_dir: Path, fingerprint: str) -> Recorded:
-    """What earlier attempts in `run_dir` recorded, consolidated; stops on an unaccepted change of plan."""
+def resume_state(scenario: Scenario, options: RunOptions, run_dir: Path, fingerprint: str,
+                 previous: dict) -> Recorded:
+    """What earlier attempts in `run_dir` recorded, consolidated; stops on an unaccepted change of plan.
+    `previous` is the run directory's metadata from the last attempt ({} if none)."""
     if not _has_results(run_dir):
         return Recorded()
-    previous = _previous_metadata(run_dir) or {}
     changed = previous.get("plan_sha256") != fingerprint
     args = (scenario, run_dir, run_dir / PARTS_DIR, VOTES_FILE, TRANSCRIPTS_FILE, plan_debates(scenario))
     if changed:
@@ -273,9 +274,9 @@ async def run_scenario(scenario: Scenario, options: RunOptions) -> RunSummary:
     use_system_allocator()
     run_dir = run_directory(scenario, options)
     fingerprint = plan_fingerprint(scenario, options.simulate)
-    recorded = resume_state(scenario, options, run_dir, fingerprint)
-    started = time.time()
     previous = _previous_metadata(run_dir) or {}
+    recorded = resume_state(scenario, options, run_dir, fingerprint, previous)
+    started = time.time()
     metadata = _metadata(scenario, options, started)
     metadata["plan_sha256"] = fingerprint
     metadata["attempts"] = [*previous.get("attempts", []), {"started": metadata["started"],

@@ -204,7 +204,7 @@ class ProviderLane:
             if priority == BULK:
                 self._bulk_slots.release()
             try:
-                result = await self.execute(job.request, job.key)
+                result = await self._fetch(job.request, job.key)  # submit()/call() checked the cache
             except LaneClosed:
                 continue
             job.on_done(result)
@@ -216,11 +216,15 @@ class ProviderLane:
         self.stats.cache_hits += 1
         return CallResult(key, cached, None, True, 0, None)
 
-    async def execute(self, request: Request, key: str | None = None) -> CallResult:
+    async def execute(self, request: Request) -> CallResult:
         """Answer one request: from the cache, else from the provider with retries."""
-        key = key or cache_key(request)
+        key = cache_key(request)
         if (hit := self._from_cache(key)) is not None:
             return hit
+        return await self._fetch(request, key)
+
+    async def _fetch(self, request: Request, key: str) -> CallResult:
+        """Ask the provider (the cache already missed), retrying what is worth retrying."""
         estimated = self.tokens.estimate(request)
         attempt = 0
         while True:
