@@ -22,27 +22,9 @@ from harness.runner import RunOptions, run_scenario
 from harness.scenario import load_scenario
 from harness.votes import parse_vote
 
-ROOT = Path(__file__).resolve().parent.parent
-SMOKE = ROOT / "scenarios" / "smoke.toml"
-# The smoke scenario with the providers' limits raised, so the test spends no time waiting on them.
-FAST_SMOKE = f"""
-extends = "{SMOKE}"
+from conftest import fast_smoke_scenario
 
-[scenario]
-name = "e2e"
-
-[providers.openai]
-requests_per_minute = 600000
-tokens_per_minute = 600000000
-
-[providers.anthropic]
-requests_per_minute = 600000
-tokens_per_minute = 600000000
-
-[simulation]
-time_to_first_token = 0.0
-seconds_per_output_token = 0.0
-"""
+FAST_SMOKE = fast_smoke_scenario("e2e")
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,8 @@ from harness.report import SIMULATED_NOTICE, ReportResult, write_report
 
 from test_analysis import MODELS, SCENARIO_TEXT, speeches, votes, wilson_by_formula
 
+from conftest import fast_smoke_scenario
+
 ROOT = Path(__file__).resolve().parent.parent
 FULL_RUN = ROOT / "outputs" / "ld_open_closed"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -223,21 +225,7 @@ class TestErrors:
 
 # --- a run of the harness itself -------------------------------------------------------------------
 
-FAST_SMOKE = f"""
-extends = "{ROOT / 'scenarios' / 'smoke.toml'}"
-
-[providers.openai]
-requests_per_minute = 600000
-tokens_per_minute = 600000000
-
-[providers.anthropic]
-requests_per_minute = 600000
-tokens_per_minute = 600000000
-
-[simulation]
-time_to_first_token = 0.0
-seconds_per_output_token = 0.0
-"""
+FAST_SMOKE = fast_smoke_scenario("smoke")
 
 
 @pytest.fixture(scope="module")

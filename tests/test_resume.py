@@ -22,23 +22,10 @@ import pytest
 from harness.cache import DB_NAME
 from harness.sim import SimConfig, SimServer
 
-ROOT = Path(__file__).resolve().parent.parent
-SMOKE = ROOT / "scenarios" / "smoke.toml"
-# The smoke scenario (8 debates, 44 votes, 100 requests), slowed so a run lasts a few seconds.
-SCENARIO = f"""
-extends = "{SMOKE}"
+from conftest import fast_smoke_scenario
 
-[scenario]
-name = "resume"
-
-[providers.openai]
-requests_per_minute = 600000
-tokens_per_minute = 600000000
-
-[providers.anthropic]
-requests_per_minute = 600000
-tokens_per_minute = 600000000
-"""
+# The smoke scenario (8 debates, 44 votes, 100 requests); the simulator these tests start sets its speed.
+SCENARIO = fast_smoke_scenario("resume", instant_simulator=False)
 HOW_OBTAINED = {"cached", "latency_s", "attempts", "request_id"}
 PLANNED_REQUESTS = 100
 
